@@ -1,0 +1,70 @@
+"""Sphinx configuration of the mvl documentation (MyST + numpydoc + intersphinx)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import mvl.coords
+
+project = "mvloader"
+author = "the mvloader developers"
+copyright = "2026, the mvloader developers"
+version = release = mvl.coords.__version__
+
+extensions = [
+    "myst_parser",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "inventories", "README.md"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+html_theme = "alabaster"
+html_title = "mvloader"
+html_static_path: list[str] = []
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"  # numpydoc writes the types from the docstrings
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "ndarray": "numpy.ndarray",
+    "array_like": "numpy.typing.ArrayLike",
+    "Volume": "mvl.coords.Volume",
+    "PathLike": "os.PathLike",
+}
+numpydoc_xref_ignore = {"of", "or", "optional", "default", "shape", "N", "float64", "int64", "int16", "sequence"}
+
+# The build machine has no web access: intersphinx reads inventories compiled here from
+# the short text lists in docs/inventories/, which link to the real online pages.
+_HERE = Path(__file__).parent
+_COMPILED = _HERE / "_build" / "inventories"
+
+
+def _compile_inventory(name: str, project_name: str) -> str:
+    # Each line: name, domain:role, uri, and optionally a display name.
+    lines = [
+        line.split(maxsplit=3)
+        for line in (_HERE / "inventories" / f"{name}.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    body = "".join(
+        f"{fields[0]} {fields[1]} 1 {fields[2]} {fields[3] if len(fields) > 3 else '-'}\n" for fields in lines
+    )
+    header = f"# Sphinx inventory version 2\n# Project: {project_name}\n# Version: \n"
+    header += "# The remainder of this file is compressed using zlib.\n"
+    _COMPILED.mkdir(parents=True, exist_ok=True)
+    target = _COMPILED / f"{name}.inv"
+    target.write_bytes(header.encode() + zlib.compress(body.encode(), 9))
+    return str(target)
+
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", _compile_inventory("python", "Python")),
+    "numpy": ("https://numpy.org/doc/stable", _compile_inventory("numpy", "NumPy")),
+}

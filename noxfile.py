@@ -1,0 +1,140 @@
+"""The one task runner of the mvl monorepo.
+
+`./dev` (or `nox`, if installed) with no arguments runs what CI needs; `./dev -l` lists
+every session. Packages are found under `packages/`; each one's test session installs
+only that package, the in-repo packages it depends on, and its `test` dependency group,
+and proves that the imports its `[tool.mvl] forbidden-imports` names are not available.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+from packaging.requirements import Requirement
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "types", "tests", "cross", "build", "docs"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PACKAGES = {
+    path.name: nox.project.load_toml(path / "pyproject.toml")
+    for path in sorted((ROOT / "packages").iterdir())
+    if (path / "pyproject.toml").is_file()
+}
+
+
+def local_requirements(package: str, extras: str = "") -> list[str]:
+    """Paths of `package` and every in-repo package it needs, dependencies first.
+
+    In-repo dependencies are installed from their folders, so an unreleased core
+    satisfies the format packages' ranges without a package index.
+    """
+    ordered: list[str] = []
+
+    def visit(name: str, chosen_extras: set[str]) -> None:
+        project = PACKAGES[name]["project"]
+        requirements = list(project.get("dependencies", []))
+        for extra in chosen_extras:
+            requirements += project.get("optional-dependencies", {}).get(extra, [])
+        for text in requirements:
+            requirement = Requirement(text)
+            if requirement.name in PACKAGES and requirement.name != name:
+                visit(requirement.name, set(requirement.extras))
+        if name not in ordered:
+            ordered.append(name)
+
+    visit(package, set(extras.split(",")) - {""})
+    paths = [f"./packages/{name}" for name in ordered]
+    if extras:
+        paths[-1] += f"[{extras}]"
+    return paths
+
+
+def group(pyproject: dict[str, object], name: str) -> tuple[str, ...]:
+    return nox.project.dependency_groups(pyproject, name)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install(*group(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    """mypy --strict over the sources of every package."""
+    third_party = [
+        str(requirement)
+        for pyproject in PACKAGES.values()
+        for requirement in map(Requirement, pyproject["project"].get("dependencies", []))
+        if requirement.name not in PACKAGES
+    ]
+    session.install(*group(PYPROJECT, "types"), *third_party)
+    sources = [f"packages/{name}/src" for name in PACKAGES]
+    modules = [arg for pyproject in PACKAGES.values() for arg in ("-p", pyproject["tool"]["mvl"]["import-name"])]
+    session.run("mypy", *modules, env={"MYPYPATH": ":".join(sources)})
+
+
+@nox.session
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """One package alone: its own tests and doctests, with only its declared dependencies."""
+    pyproject = PACKAGES[package]
+    settings = pyproject["tool"]["mvl"]
+    session.install(*local_requirements(package, settings.get("test-extras", "")), *group(pyproject, "test"))
+    import_name = settings["import-name"]
+    session.run("python", "tools/check_isolation.py", import_name, *settings.get("forbidden-imports", []))
+    session.run("pytest", f"packages/{package}/tests", *session.posargs)
+    session.run("pytest", "--doctest-modules", "--pyargs", import_name)
+
+
+@nox.session
+def cross(session: nox.Session) -> None:
+    """Cross-package tests (tests/): every package installed together, peers as references."""
+    everything = {path for name in PACKAGES for path in local_requirements(name)}
+    session.install(*sorted(everything), *group(PYPROJECT, "cross"))
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of every package, checked, and installed together in a fresh venv."""
+    session.install(*group(PYPROJECT, "build"))
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for name in PACKAGES:
+        session.run("uv", "build", "--quiet", "--out-dir", str(dist), f"packages/{name}")
+    built = sorted(str(path) for pattern in ("*.whl", "*.tar.gz") for path in dist.glob(pattern))
+    session.run("twine", "check", "--strict", *built)
+    session.run("python", "tools/check_dists.py", str(dist), *PACKAGES)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The Sphinx site, built warning-free, and the examples in its pages run."""
+    everything = {path for name in PACKAGES for path in local_requirements(name)}
+    session.install(*sorted(everything), *group(PYPROJECT, "docs"))
+    shutil.rmtree(ROOT / "docs" / "_build", ignore_errors=True)
+    session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
+    session.run("pytest", "--doctest-glob=*.md", "docs")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory against the peers, side by side in one run; prints ratios."""
+    everything = {path for name in PACKAGES for path in local_requirements(name)}
+    session.install(*sorted(everything), *group(PYPROJECT, "bench"))
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: what the project does, on the bundled example data."""
+    session.install(*local_requirements("mvl-coords"))
+    session.run("python", "examples/demo.py", *session.posargs)
