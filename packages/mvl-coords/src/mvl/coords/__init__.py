@@ -24,6 +24,11 @@ Volumes (:mod:`mvl.coords.volume`)
     :class:`Volume`: source data and transformation as loaded, plus a view aligned
     to any system the user chooses.
 
+Files and gzip (:mod:`mvl.coords.files`, :mod:`mvl.coords.compression`)
+    Shared by the format packages: :func:`~mvl.coords.files.input_file`,
+    :func:`~mvl.coords.files.atomic_write`, :func:`~mvl.coords.files.array_blocks`,
+    :class:`~mvl.coords.compression.GzipReader`, :func:`~mvl.coords.compression.write_gzip`.
+
 Errors and warnings (:mod:`mvl.coords.errors`)
     :class:`MvlError` and its family, shared by every mvl package.
 
@@ -41,6 +46,7 @@ from .errors import (
     GeometryError,
     GeometryWarning,
     InputError,
+    MissingDependencyError,
     MvlError,
     MvlWarning,
     NoImageDataError,
@@ -80,6 +86,7 @@ __all__ = [
     "GeometryError",
     "GeometryWarning",
     "InputError",
+    "MissingDependencyError",
     "MvlError",
     "MvlWarning",
     "NoImageDataError",

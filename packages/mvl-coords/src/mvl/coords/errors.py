@@ -17,6 +17,9 @@ written against the builtins keep working::
       SecurityError (ValueError)      unsafe input refused (path traversal, links, devices)
         ResourceLimitError            sizes beyond a bound (bombs, absurd dimensions)
       SaveError (OSError)             a save failed; the target was left untouched
+      MissingDependencyError (ImportError)
+                                      an optional package is needed: the message says
+                                      which `pip install` brings it
 
     MvlWarning (UserWarning)
       GeometryWarning                 loaded, but the geometry needed an assumption
@@ -37,6 +40,7 @@ __all__ = [
     "GeometryError",
     "GeometryWarning",
     "InputError",
+    "MissingDependencyError",
     "MvlError",
     "MvlWarning",
     "NoImageDataError",
@@ -70,9 +74,11 @@ class MvlError(Exception):
     """
 
     def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None) -> None:
+        location = None if path is None else os.fspath(path)
+        super().__init__(message if location is None else f"{location}: {message}")
+        # After the builtin's __init__: ImportError and OSError have attributes of their own.
         self.message = message
-        self.path = None if path is None else os.fspath(path)
-        super().__init__(message if self.path is None else f"{self.path}: {message}")
+        self.path = location
 
     def __str__(self) -> str:
         return self.message if self.path is None else f"{self.path}: {self.message}"
@@ -129,6 +135,10 @@ class ResourceLimitError(SecurityError):
 
 class SaveError(MvlError, OSError):
     """A save failed; the target path was left as it was before the call."""
+
+
+class MissingDependencyError(MvlError, ImportError):
+    """An optional package is needed (a codec, a fast backend); the message names the install."""
 
 
 class MvlWarning(UserWarning):

@@ -1,0 +1,221 @@
+"""Files: checking input paths and saving atomically, shared by every format package.
+
+Loading opens only regular files: a folder, a FIFO or a device given as a file gets a
+clear :class:`~mvl.coords.InputError` instead of a hang or an obscure traceback.
+
+Saving never leaves a half-written file and never loses an existing one:
+:func:`atomic_write` writes to temporary files in the target folder and renames them
+into place only when everything was written; on any failure the temporaries are
+removed, the targets are as they were, and a :class:`~mvl.coords.SaveError` names
+the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .errors import InputError, MvlError, NoImageDataError, SaveError
+
+__all__ = ["array_blocks", "atomic_write", "input_file"]
+
+#: Size of the blocks :func:`array_blocks` yields when it has to copy.
+BLOCK_BYTES = 1 << 22
+
+
+def input_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Path:
+    """Check that `path` names an existing, non-empty regular file and return it as a Path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to load.
+    allow_empty : bool, optional
+        Accept a file of zero bytes (for formats where that can be valid).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        If nothing exists at `path`, or it is a folder, a FIFO, a device or a socket.
+        Symbolic links are followed; a dangling link counts as missing.
+    NoImageDataError
+        If the file is empty and `allow_empty` is False.
+
+    Examples
+    --------
+    >>> input_file("/no/such/scan.nii")
+    Traceback (most recent call last):
+    ...
+    mvl.coords.errors.InputError: /no/such/scan.nii: no such file
+    """
+    candidate = Path(path)
+    try:
+        status = candidate.stat()
+    except FileNotFoundError:
+        raise InputError("no such file", path=candidate) from None
+    except OSError as error:
+        raise InputError(f"cannot access the file ({error.strerror or error})", path=candidate) from error
+    if stat.S_ISDIR(status.st_mode):
+        raise InputError("is a folder, expected a file", path=candidate)
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError("is not a regular file (a device, FIFO or socket); refusing to read it", path=candidate)
+    if status.st_size == 0 and not allow_empty:
+        raise NoImageDataError("the file is empty (0 bytes)", path=candidate)
+    return candidate
+
+
+@contextlib.contextmanager
+def atomic_write(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Write one or more files so that each appears complete or not at all.
+
+    Yields a temporary path for each target, in the target's folder. When the block
+    finishes without an exception, the temporaries are flushed to disk and renamed
+    over their targets (in the order given: put a header that refers to a data file
+    last). When the block raises, the temporaries are removed and the targets are left
+    untouched; a :class:`~mvl.coords.SaveError` naming the first target is raised,
+    chained to the cause (an :class:`~mvl.coords.MvlError` raised by the block is
+    re-raised as a SaveError with its message).
+
+    Parameters
+    ----------
+    *targets : str or os.PathLike
+        The files to write.
+
+    Yields
+    ------
+    list of pathlib.Path
+        Temporary paths, one per target, to write to.
+
+    Raises
+    ------
+    SaveError
+        If a target's folder does not exist or is not writable, a target is a folder,
+        or the block fails.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_write(folder / "out.txt") as (temporary,):
+    ...     _ = temporary.write_text("complete")
+    >>> (folder / "out.txt").read_text()
+    'complete'
+    """
+    paths = [Path(target) for target in targets]
+    if not paths:
+        raise ValueError("atomic_write needs at least one target")
+    for target in paths:
+        if not target.parent.is_dir():
+            raise SaveError(f"the folder {str(target.parent)!r} does not exist", path=target)
+        if target.is_dir():
+            raise SaveError("is a folder; give a file name", path=target)
+    temporaries: list[Path] = []
+    try:
+        for target in paths:
+            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+            os.close(handle)
+            temporaries.append(Path(name))
+        yield temporaries
+        mode = 0o666 & ~_umask()
+        for temporary in temporaries:
+            os.chmod(temporary, mode)
+            with open(temporary, "rb+") as stream:
+                os.fsync(stream.fileno())
+        for temporary, target in zip(temporaries, paths, strict=True):
+            os.replace(temporary, target)
+    except BaseException as error:
+        for temporary in temporaries:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        if isinstance(error, SaveError) or not isinstance(error, Exception):
+            raise
+        message = error.message if isinstance(error, MvlError) else f"{type(error).__name__}: {error}"
+        raise SaveError(f"saving failed, nothing was written ({message})", path=paths[0]) from error
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    current = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but rare)
+    os.umask(current)
+    return current
+
+
+def array_blocks(
+    array: np.ndarray[Any, Any],
+    order: Literal["C", "F"] = "C",
+    *,
+    dtype: DTypeLike | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[memoryview]:
+    """Yield the bytes of an array in memory order `order`, block by block.
+
+    Never copies the whole array: a contiguous array is yielded as slices of its own
+    memory; any other view (flipped, transposed, a memmap slice) is copied one slab of
+    about `block_bytes` at a time. Write the blocks one after the other and the file
+    holds exactly ``array.tobytes(order)``.
+
+    Parameters
+    ----------
+    array : ndarray
+        The data; any layout, any numeric dtype.
+    order : {"C", "F"}, optional
+        ``"C"``: last index fastest (NRRD, numpy); ``"F"``: first index fastest (NIfTI).
+    dtype : numpy dtype, optional
+        Convert each block to this type on the way, e.g. ``">i2"`` for big-endian.
+    block_bytes : int, optional
+        Upper bound on the size of copied blocks.
+
+    Yields
+    ------
+    memoryview
+        Bytes, in file order.
+
+    Examples
+    --------
+    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    >>> b"".join(array_blocks(a[:, ::-1], "F")) == a[:, ::-1].tobytes("F")
+    True
+    """
+    if order not in ("C", "F"):
+        raise ValueError(f"order must be 'C' or 'F', got {order!r}")
+    data = np.asarray(array)
+    as_c = data.T if order == "F" else data  # F-order bytes of a == C-order bytes of a.T
+    target = np.dtype(dtype) if dtype is not None else as_c.dtype
+    yield from _c_blocks(as_c, target, max(block_bytes, 1))
+
+
+def _c_blocks(data: np.ndarray[Any, Any], dtype: np.dtype[Any], block_bytes: int) -> Iterator[memoryview]:
+    if data.size == 0:
+        return
+    if data.flags.c_contiguous and data.dtype == dtype:
+        flat = data.reshape(-1).view(np.uint8).data
+        for start in range(0, len(flat), block_bytes):
+            yield flat[start : start + block_bytes]
+        return
+    if data.ndim <= 1 or data.nbytes <= block_bytes:
+        yield np.ascontiguousarray(data, dtype=dtype).reshape(-1).view(np.uint8).data
+        return
+    per_slab = data[0].nbytes
+    if per_slab > block_bytes:
+        for slab in data:
+            yield from _c_blocks(slab, dtype, block_bytes)
+        return
+    step = max(1, block_bytes // per_slab)
+    for start in range(0, data.shape[0], step):
+        yield np.ascontiguousarray(data[start : start + step], dtype=dtype).reshape(-1).view(np.uint8).data

@@ -1,0 +1,148 @@
+import contextlib
+import gzip
+import io
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+from mvl.coords import FormatError, MissingDependencyError, ResourceLimitError
+from mvl.coords.compression import BACKENDS, GzipReader, gzip_backend, write_gzip
+
+
+def installed_backends():
+    found = []
+    for name in BACKENDS:
+        with contextlib.suppress(MissingDependencyError):
+            found.append(gzip_backend(name))
+    return found
+
+
+BACKEND_IDS = [backend.name for backend in installed_backends()]
+DATA = np.random.default_rng(0).normal(0, 40, size=300_000).astype(np.int16).tobytes()
+
+
+@pytest.fixture(params=BACKEND_IDS)
+def backend(request):
+    return gzip_backend(request.param)
+
+
+def test_zlib_is_always_there_and_default_is_fastest():
+    assert "zlib" in BACKEND_IDS
+    assert gzip_backend().name == BACKEND_IDS[0]
+
+
+def test_environment_chooses_the_backend(monkeypatch):
+    monkeypatch.setenv("MVL_GZIP_BACKEND", "zlib")
+    assert gzip_backend().name == "zlib"
+    monkeypatch.setenv("MVL_GZIP_BACKEND", "brotli")
+    with pytest.raises(ValueError, match="unknown gzip backend 'brotli'"):
+        gzip_backend()
+
+
+def test_missing_backend_names_the_install(monkeypatch):
+    import mvl.coords.compression as compression
+
+    monkeypatch.setattr(compression, "_load", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="the gzip backend 'isal' is not installed: pip install isal"):
+        gzip_backend("isal")
+
+
+def read_all(blob, backend, **kwargs):
+    reader = GzipReader(io.BytesIO(blob), path="scan.nii.gz", backend=backend)
+    buffer = bytearray(len(DATA))
+    filled = reader.readinto(buffer)
+    return reader, bytes(buffer[:filled])
+
+
+def test_every_backend_inflates_the_same_bytes(backend):
+    for level in (1, 6, 9):
+        reader, out = read_all(gzip.compress(DATA, level), backend)
+        assert out == DATA
+        assert reader.finish() == 0
+
+
+def test_read_then_readinto_numpy(backend):
+    reader = GzipReader(io.BytesIO(gzip.compress(DATA)), backend=backend)
+    head = reader.read(348)
+    array = np.empty((len(DATA) - 348) // 2, dtype=np.int16)
+    assert reader.readinto(array) == array.nbytes
+    assert head + array.tobytes() == DATA
+    assert reader.produced == len(DATA)
+
+
+def test_multi_member_and_zero_padding(backend):
+    blob = gzip.compress(DATA[:1000]) + gzip.compress(DATA[1000:]) + b"\0" * 512
+    reader, out = read_all(blob, backend)
+    assert out == DATA
+    assert reader.finish() == 0
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda b: b[:-6] + bytes([b[-6] ^ 1]) + b[-5:], r"corrupt gzip stream"),  # CRC-32
+        (lambda b: b[:-3] + bytes([b[-3] ^ 1]) + b[-2:], r"corrupt gzip stream"),  # ISIZE
+        (lambda b: b[: len(b) // 2], r"truncated gzip stream: it ends inside a member"),
+        (lambda b: b[:-4], r"truncated gzip stream|corrupt"),
+        (lambda b: b + b"garbage", r"corrupt gzip stream: unexpected bytes after the gzip data"),
+    ],
+)
+def test_corruption_is_an_error_never_wrong_voxels(backend, corrupt, message):
+    blob = corrupt(gzip.compress(DATA))
+    with pytest.raises(FormatError, match=r"^scan.nii.gz: " + message):
+        reader, _ = read_all(blob, backend)
+        reader.finish()
+
+
+def test_every_single_bit_flip_in_the_deflate_data_is_caught(backend):
+    blob = gzip.compress(DATA[:4000], mtime=0)
+    rng = np.random.default_rng(1)
+    for position in rng.choice(np.arange(10, len(blob)), size=60, replace=False):
+        flipped = bytearray(blob)
+        flipped[position] ^= 1 << int(rng.integers(8))
+        try:
+            reader = GzipReader(io.BytesIO(bytes(flipped)), backend=backend)
+            out = reader.read(4000)
+            reader.finish()
+        except FormatError:
+            continue
+        pytest.fail(f"flip at byte {position} came back as {'the same' if out == DATA[:4000] else 'wrong'} data")
+
+
+def test_not_gzip_at_all(backend):
+    with pytest.raises(FormatError, match=re.escape(r"not a gzip stream (starts with b'\x00\x01'")):
+        GzipReader(io.BytesIO(b"\x00\x01rest"), backend=backend)
+
+
+def test_bomb_is_stopped_after_the_allowance(backend):
+    bomb = gzip.compress(b"\0" * (64 << 20), 9)  # 64 MiB from about 64 KiB
+    reader = GzipReader(io.BytesIO(bomb), path="bomb.nrrd", backend=backend)
+    assert reader.read(1000) == b"\0" * 1000
+    with pytest.raises(ResourceLimitError, match=r"^bomb.nrrd: the gzip stream inflates beyond the 1000 bytes"):
+        reader.finish(allowed_extra=10)
+    assert reader.produced < 5 << 20  # stopped early, not inflated to the end
+
+
+def test_small_allowed_extra_is_reported(backend):
+    reader = GzipReader(io.BytesIO(gzip.compress(b"abcdef")), backend=backend)
+    assert reader.read(4) == b"abcd"
+    assert reader.finish(allowed_extra=2) == 2
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_write_gzip_round_trips_through_the_standard_library(backend, threads):
+    array = np.arange(100_000, dtype=np.int32)
+    out = io.BytesIO()
+    write_gzip(out, [memoryview(array[:500]), memoryview(array[500:])], backend=backend, threads=threads)
+    assert not out.closed
+    assert gzip.decompress(out.getvalue()) == array.tobytes()
+    assert zlib.decompress(out.getvalue(), wbits=31) == array.tobytes()
+
+
+def test_default_level_gives_about_zlib_level_1_size(backend):
+    out = io.BytesIO()
+    write_gzip(out, [DATA], backend=backend, threads=1)
+    reference = len(gzip.compress(DATA, 1))
+    assert len(out.getvalue()) <= 1.05 * reference

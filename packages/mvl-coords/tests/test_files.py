@@ -1,0 +1,123 @@
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from mvl.coords import InputError, MvlError, NoImageDataError, SaveError
+from mvl.coords.files import array_blocks, atomic_write, input_file
+
+
+def test_input_file_accepts_a_regular_file(tmp_path):
+    path = tmp_path / "scan.nii"
+    path.write_bytes(b"x")
+    assert input_file(str(path)) == path
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda p: None, InputError, r"scan: no such file"),
+        (lambda p: p.mkdir(), InputError, r"scan: is a folder, expected a file"),
+        (lambda p: os.mkfifo(p), InputError, r"scan: is not a regular file \(a device, FIFO or socket\)"),
+        (lambda p: p.symlink_to(p.parent / "gone"), InputError, r"scan: no such file"),
+        (lambda p: p.write_bytes(b""), NoImageDataError, r"scan: the file is empty \(0 bytes\)"),
+    ],
+)
+def test_input_file_refuses(tmp_path, make, error, message):
+    path = tmp_path / "scan"
+    make(path)
+    with pytest.raises(error, match=message):
+        input_file(path)
+
+
+def test_input_file_refuses_devices():
+    with pytest.raises(InputError, match="not a regular file"):
+        input_file("/dev/zero")
+
+
+def test_input_file_may_allow_empty(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    assert input_file(tmp_path / "empty", allow_empty=True).name == "empty"
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    header, data = tmp_path / "a.nhdr", tmp_path / "a.raw"
+    header.write_text("old")
+    with atomic_write(data, header) as (data_tmp, header_tmp):
+        data_tmp.write_bytes(b"voxels")
+        header_tmp.write_text("new")
+        assert header.read_text() == "old"
+        assert data_tmp.parent == tmp_path
+    assert header.read_text() == "new" and data.read_bytes() == b"voxels"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nhdr", "a.raw"]
+    mode = stat.S_IMODE(header.stat().st_mode)
+    assert mode & 0o644 == 0o644
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk on fire"), MvlError("bad voxels")])
+def test_atomic_write_failure_keeps_the_target_and_cleans_up(tmp_path, failure):
+    target = tmp_path / "scan.nii"
+    target.write_bytes(b"precious")
+    expected = r"scan.nii: saving failed, nothing was written \((RuntimeError: )?"
+    with pytest.raises(SaveError, match=expected) as caught, atomic_write(target) as (temporary,):
+        temporary.write_bytes(b"half")
+        raise failure
+    assert caught.value.__cause__ is failure
+    assert target.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["scan.nii"]
+
+
+def test_atomic_write_passes_interrupts_through_and_cleans_up(tmp_path):
+    with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "x") as (temporary,):
+        temporary.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_refuses_missing_folder_and_folder_targets(tmp_path):
+    with (
+        pytest.raises(SaveError, match=r"the folder '.*no-such' does not exist"),
+        atomic_write(tmp_path / "no-such" / "x"),
+    ):
+        pass
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(SaveError, match=r"dir: is a folder; give a file name"), atomic_write(tmp_path / "dir"):
+        pass
+    assert not (tmp_path / "no-such").exists()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("block_bytes", [1, 7, 100, 1 << 22])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a,
+        lambda a: a[::-1, :, ::2],
+        lambda a: a.transpose(2, 0, 1),
+        lambda a: np.asfortranarray(a),
+        lambda a: a[:, 1:2, :],
+    ],
+)
+def test_array_blocks_give_the_bytes_in_file_order(order, block_bytes, make):
+    array = make(np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6))
+    blocks = list(array_blocks(array, order, block_bytes=block_bytes))
+    assert b"".join(blocks) == array.tobytes(order)
+    assert all(
+        len(block) <= max(block_bytes, array.itemsize * array.shape[-1 if order == "C" else 0]) for block in blocks
+    )
+
+
+def test_array_blocks_convert_dtype_and_do_not_copy_contiguous_data():
+    array = np.arange(1000, dtype=np.int16).reshape(10, 10, 10)
+    assert b"".join(array_blocks(array, dtype=">i2")) == array.astype(">i2").tobytes()
+    first = next(array_blocks(array, block_bytes=1 << 22))
+    assert np.shares_memory(np.frombuffer(first, dtype=np.uint8), array)
+    assert list(array_blocks(np.zeros((0, 3)))) == []
+
+
+def test_array_blocks_copy_little_of_a_large_view():
+    array = np.zeros((64, 256, 256), dtype=np.int16)  # 8 MiB
+    sizes = [len(block) for block in array_blocks(array[::-1], "F", block_bytes=1 << 16)]
+    assert max(sizes) <= 1 << 16
+    assert sum(sizes) == array.nbytes
