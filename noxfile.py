@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "types", "tests", "cross", "build", "docs"]
+nox.options.sessions = ["lint", "types", "tests", "slim", "cross", "build", "docs"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -54,6 +54,12 @@ def local_requirements(package: str, extras: str = "") -> list[str]:
     return paths
 
 
+def _all_requirements(project: dict[str, object]) -> list[str]:
+    """Run-time requirements of a package, its optional ones included."""
+    extras = project.get("optional-dependencies", {})
+    return list(project.get("dependencies", [])) + [text for group in extras.values() for text in group]
+
+
 def group(pyproject: dict[str, object], name: str) -> tuple[str, ...]:
     return nox.project.dependency_groups(pyproject, name)
 
@@ -72,7 +78,7 @@ def types(session: nox.Session) -> None:
     third_party = [
         str(requirement)
         for pyproject in PACKAGES.values()
-        for requirement in map(Requirement, pyproject["project"].get("dependencies", []))
+        for requirement in map(Requirement, _all_requirements(pyproject["project"]))
         if requirement.name not in PACKAGES
     ]
     session.install(*group(PYPROJECT, "types"), *third_party)
@@ -92,6 +98,13 @@ def tests(session: nox.Session, package: str) -> None:
     session.run("python", "tools/check_isolation.py", import_name, *settings.get("forbidden-imports", []))
     session.run("pytest", f"packages/{package}/tests", *session.posargs)
     session.run("pytest", "--doctest-modules", "--pyargs", import_name)
+
+
+@nox.session
+def slim(session: nox.Session) -> None:
+    """A fresh environment with only `mvloader[nifti]`: NIfTI works, the others name their extra."""
+    session.install(*local_requirements("mvloader", "nifti"), "pytest>=8")
+    session.run("pytest", "packages/mvloader/tests_slim", *session.posargs)
 
 
 @nox.session
@@ -135,6 +148,6 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: what the project does, on the bundled example data."""
-    session.install(*local_requirements("mvl-coords"))
+    """The main job: the `mvl` command on the bundled example data (writes demo-output/)."""
+    session.install(*local_requirements("mvloader", "all"))
     session.run("python", "examples/demo.py", *session.posargs)

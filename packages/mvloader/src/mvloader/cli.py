@@ -1,0 +1,207 @@
+"""The ``mvl`` command: inspect, list, convert and preview medical image volumes.
+
+Every subcommand takes ``--quiet`` (no progress on the terminal) and ``--debug`` (a full
+traceback instead of the one-line message on bad input). Exit codes: 0 success, 1 bad
+input or a failed operation, 2 wrong usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from mvl.coords import InputError, MvlError, Volume, normalize_system
+
+from ._version import __version__
+from .info import describe, format_description
+from .loading import load, save
+from .registry import detect_format, format_for_saving
+
+__all__ = ["main"]
+
+
+class _Status:
+    """One line of progress on stderr when it is a terminal and not silenced."""
+
+    def __init__(self, quiet: bool, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.active = not quiet and self.stream.isatty()
+        self._started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.active:
+            self._started = time.perf_counter()
+            self.stream.write(f"\r\x1b[2K{message} ...")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.active:
+            self.stream.write(f" {time.perf_counter() - self._started:.1f} s\n")
+            self.stream.flush()
+
+
+def _system(value: str) -> str:
+    try:
+        return normalize_system(value)
+    except MvlError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _load(args: argparse.Namespace, status: _Status) -> tuple[Volume, str]:
+    options: dict[str, Any] = {}
+    fmt = detect_format(args.path)
+    if getattr(args, "series", None):
+        if fmt.name != "dicom":
+            raise InputError(f"--series applies to DICOM input only; this is {fmt.name}", path=args.path)
+        options["series_uid"] = args.series
+    status(f"loading {args.path} ({fmt.name})")
+    volume = load(args.path, system=args.system, format=fmt.name, **options)
+    status.done()
+    return volume, fmt.name
+
+
+def _info(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
+    volume, format_name = _load(args, status)
+    summary = describe(volume, path=str(args.path), format_name=format_name)
+    out.write(json.dumps(summary, indent=2) if args.json else format_description(summary))
+    out.write("\n")
+    return 0
+
+
+def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
+    from ._compat import require
+
+    dicom = require("mvl.dicom", "dicom")
+    status(f"scanning {args.path}")
+    records = [_as_dict(record) for record in dicom.list_series(args.path, recursive=not args.no_recursive)]
+    status.done()
+    if args.json:
+        out.write(json.dumps(records, indent=2, default=str) + "\n")
+        return 0
+    if not records:
+        out.write("no DICOM series found\n")
+        return 0
+    columns = [key for key in records[0] if not isinstance(records[0][key], (list, dict))]
+    widths = {key: min(48, max(len(key), *(len(str(record.get(key, ""))) for record in records))) for key in columns}
+    out.write("  ".join(key.ljust(widths[key]) for key in columns).rstrip() + "\n")
+    for record in records:
+        cells = [str(record.get(key, ""))[: widths[key]].ljust(widths[key]) for key in columns]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return 0
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    if isinstance(record, dict):
+        return record
+    if hasattr(record, "_asdict"):
+        return dict(record._asdict())
+    import dataclasses
+
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return dataclasses.asdict(record)
+    return dict(vars(record))
+
+
+def _convert(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
+    target = format_for_saving(args.output)  # fail before the (maybe long) load
+    volume, _ = _load(args, status)
+    options: dict[str, Any] = {"src_order": not args.aligned}
+    if target.name == "nrrd":
+        options["src_system"] = not args.aligned
+    status(f"writing {args.output} ({target.name})")
+    save(args.output, volume, **options)
+    status.done()
+    if not args.quiet:
+        layout = f"aligned to {volume.system}" if args.aligned else "in source voxel order"
+        out.write(f"wrote {args.output} ({target.name}, {layout})\n")
+    return 0
+
+
+def _preview(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
+    from .preview import render_preview
+
+    volume, format_name = _load(args, status)
+    status(f"drawing {args.output}")
+    render_preview(volume, args.output, title=f"{args.path} ({format_name}) in {volume.system}")
+    status.done()
+    if not args.quiet:
+        out.write(f"wrote {args.output}\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress or confirmations")
+    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+    loading = argparse.ArgumentParser(add_help=False)
+    loading.add_argument("path", help="file, DICOM folder or archive")
+    loading.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
+    loading.add_argument("--series", metavar="UID", help="DICOM Series Instance UID to load")
+
+    parser = argparse.ArgumentParser(prog="mvl", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"mvl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", parents=[loading, common], help="format, geometry and values of a volume")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=_info)
+
+    series = commands.add_parser("series", parents=[common], help="the DICOM series in a folder tree or archive")
+    series.add_argument("path", help="folder or archive")
+    series.add_argument("--json", action="store_true", help="machine-readable output")
+    series.add_argument("--no-recursive", action="store_true", help="only the folder itself, not its sub-folders")
+    series.set_defaults(run=_series)
+
+    convert = commands.add_parser(
+        "convert", parents=[loading, common], help="write any readable input as NIfTI or NRRD"
+    )
+    convert.add_argument("output", help="target file: .nii, .nii.gz, .nrrd or .nhdr")
+    convert.add_argument("--aligned", action="store_true", help="write the voxels aligned to --system")
+    convert.set_defaults(run=_convert)
+
+    preview = commands.add_parser("preview", parents=[loading, common], help="PNG of three orthogonal slices")
+    preview.add_argument("-o", "--output", required=True, help="PNG file to write")
+    preview.set_defaults(run=_preview)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the ``mvl`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    out : text stream, optional
+        Where results go (default: standard output).
+    """
+    args = _parser().parse_args(argv)
+    stream = out or sys.stdout
+    status = _Status(args.quiet)
+    run: Callable[[argparse.Namespace, _Status, TextIO], int] = args.run
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            return run(args, status, stream)
+        except KeyboardInterrupt:
+            sys.stderr.write("\nmvl: interrupted\n")
+            return 130
+        except (MvlError, OSError) as error:
+            if args.debug:
+                raise
+            sys.stderr.write(f"\nmvl: error: {error}\n" if status.active else f"mvl: error: {error}\n")
+            return 1
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    sys.stderr.write(f"mvl: warning: {message}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Format detection: content first, name second; hints for formats not installed; plugins."""
+
+import gzip
+import io
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+import mvloader
+from mvl.coords import MissingDependencyError, UnsupportedFormatError, Volume
+from mvl.coords.formats import Format
+from mvloader import registry
+
+NIFTI1 = b"\x5c\x01\x00\x00" + b"\0" * 340 + b"n+1\0" + b"\0" * 100
+NIFTI2 = b"\x1c\x02\x00\x00n+2\0\r\n\x1a\n" + b"\0" * 600
+NRRD = b"NRRD0004\ntype: short\n"
+DICOM = b"\0" * 128 + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00"
+
+
+def fake(name):
+    return Format(name, name, (f".{name}",), lambda path: False, "builtins:repr")
+
+
+@pytest.fixture
+def only(monkeypatch):
+    """Pretend that exactly the named formats are installed."""
+
+    def install(*names):
+        monkeypatch.setattr(registry, "installed_formats", lambda: {name: fake(name) for name in names})
+
+    return install
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("scan.nii", NIFTI1, "nifti"),
+        ("scan.nrrd", NIFTI1, "nifti"),  # misnamed: content wins
+        ("scan.hdr", b"\x5c\x01\x00\x00" + b"\0" * 340 + b"ni1\0", "nifti"),
+        ("scan.nii", NIFTI2, "nifti"),
+        ("scan.nii.gz", gzip.compress(NIFTI1), "nifti"),
+        ("scan.nii", gzip.compress(NIFTI1), "nifti"),  # gzip named .nii
+        ("scan.nii.gz", NIFTI1, "nifti"),  # plain named .nii.gz
+        ("scan.nrrd", NRRD, "nrrd"),
+        ("scan.nhdr", NRRD, "nrrd"),
+        ("scan.nii", NRRD, "nrrd"),
+        ("slice", DICOM, "dicom"),
+        ("scan.img", b"\0\1" * 64, "nifti"),  # Analyze/NIfTI pair image: by name
+        ("slice.dcm", b"\0\1" * 64, "dicom"),  # no preamble: by name
+    ],
+)
+def test_detection(tmp_path, only, name, content, expected):
+    only("nifti", "nrrd", "dicom")
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert registry.detect_format(path).name == expected
+
+
+def archive(kind):
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as zipped:
+            zipped.writestr("a/slice.dcm", DICOM)
+    else:
+        with tarfile.open(fileobj=buffer, mode=f"w:{kind}") as tarred:
+            info = tarfile.TarInfo("a/slice.dcm")
+            info.size = len(DICOM)
+            tarred.addfile(info, io.BytesIO(DICOM))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["zip", "", "gz", "bz2", "xz"])
+def test_folders_and_archives_are_dicom(tmp_path, only, kind):
+    only("nifti", "nrrd", "dicom")
+    assert registry.detect_format(tmp_path).name == "dicom"
+    path = tmp_path / "export.bin"
+    path.write_bytes(archive(kind))
+    assert registry.detect_format(path).name == "dicom"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra"),
+    [(NIFTI1, "nifti"), (NRRD, "nrrd"), (DICOM, "dicom")],
+)
+def test_missing_package_names_the_install(tmp_path, only, content, extra):
+    only()
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    with pytest.raises(
+        MissingDependencyError, match=rf'no {extra} reader is installed; pip install "mvloader\[{extra}\]"'
+    ):
+        mvloader.load(path)
+    with pytest.raises(ImportError):
+        mvloader.load(path)
+
+
+def test_unknown_content_and_name(tmp_path, only):
+    only("nifti", "nrrd", "dicom")
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"hello, not an image")
+    with pytest.raises(
+        UnsupportedFormatError, match=r"notes.txt: not a format mvloader reads: no NIfTI, NRRD or DICOM"
+    ):
+        mvloader.load(path)
+
+
+def test_bad_paths(tmp_path, only):
+    only("nifti")
+    with pytest.raises(OSError, match=r"missing\.nii: no such file"):
+        mvloader.load(tmp_path / "missing.nii")
+    (tmp_path / "empty.nii").write_bytes(b"")
+    with pytest.raises(OSError, match=r"empty\.nii: the file is empty"):
+        mvloader.load(tmp_path / "empty.nii")
+
+
+def test_save_format_from_the_ending(tmp_path, only):
+    only("nifti")
+    with pytest.raises(UnsupportedFormatError, match=r"out.png: cannot tell the format to save"):
+        mvloader.save(
+            tmp_path / "out.png", Volume([[[0]]], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "RAS")
+        )
+    with pytest.raises(MissingDependencyError, match=r'pip install "mvloader\[nrrd\]"'):
+        registry.format_for_saving(tmp_path / "out.nrrd")
+
+
+def test_explicit_format_must_be_installed(tmp_path, only):
+    only("nifti")
+    with pytest.raises(UnsupportedFormatError, match=r"no installed format is called 'nrrd'; installed: nifti"):
+        mvloader.load(tmp_path, format="nrrd")
+
+
+PLUGIN = """
+from pathlib import Path
+import numpy as np
+from mvl.coords import Volume
+from mvl.coords.formats import Format
+
+def sniff(path):
+    return Path(path).read_bytes()[:6] == b"TOYFMT"
+
+def load(path, *, system="RAS"):
+    return Volume(np.zeros((2, 3, 4)), np.eye(4), "LPS", system=system, src_object=str(path))
+
+def save(path, volume, **options):
+    Path(path).write_bytes(b"TOYFMT" + repr(options).encode())
+
+FORMAT = Format("toy", "a third-party toy format", (".toy",), sniff, "toyplugin:load", "toyplugin:save", (".toy",))
+"""
+
+
+def test_third_party_format_through_a_real_entry_point(tmp_path, monkeypatch):
+    (tmp_path / "toyplugin.py").write_text(PLUGIN)
+    info = tmp_path / "toyplugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyplugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mvl.formats]\ntoy = toyplugin:FORMAT\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.installed_formats.cache_clear()
+    try:
+        assert "toy" in registry.installed_formats()
+        data = tmp_path / "scan.unknown"
+        data.write_bytes(b"TOYFMT....")
+        volume = mvloader.load(data, system="IAR")  # found by its sniff, not by name
+        assert (volume.src_system, volume.system, volume.src_object) == ("LPS", "IAR", str(data))
+        mvloader.save(tmp_path / "out.toy", volume, src_order=False)
+        assert (tmp_path / "out.toy").read_bytes() == b"TOYFMT{'src_order': False}"
+    finally:
+        registry.installed_formats.cache_clear()
+        sys.modules.pop("toyplugin", None)
