@@ -1,0 +1,258 @@
+"""`list_series`: what a folder tree or an archive holds, one record per series, from headers only."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mvl.coords import FormatWarning, MvlError, Volume
+
+from . import elements as el
+from .geometry import ORIENTATION_TOLERANCE
+from .headers import Header
+from .inputs import open_source
+from .limits import DEFAULT_LIMITS, Limits
+from .progress import ProgressCallback, reporter
+from .series import group_series, scan_source
+from .sources import FolderSource
+from .stack import open_stack
+
+__all__ = ["SeriesInfo", "list_series", "orientation_label"]
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One series found by :func:`list_series`.
+
+    Attributes
+    ----------
+    uid : str or None
+        (0020,000E) 'Series Instance UID'.
+    number : int or None
+        (0020,0011) 'Series Number'.
+    modality : str or None
+        (0008,0060) 'Modality'.
+    description : str or None
+        (0008,103E) 'Series Description'.
+    study_uid : str or None
+        (0020,000D) 'Study Instance UID'.
+    date : str or None
+        (0008,0021) 'Series Date', else (0008,0020) 'Study Date' (YYYYMMDD).
+    files : int
+        Image files of the series.
+    frames : int
+        Frames in them (one per single-frame file).
+    rows, columns : int or None
+        The most common image size.
+    sizes : tuple of (int, int)
+        Every image size present, most common first.
+    orientation : str
+        ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"oblique axial"`` (...),
+        ``"mixed (N orientations)"`` or ``"none"``, from (0020,0037) 'Image Orientation (Patient)'.
+    path : pathlib.Path
+        A path :func:`~mvl.dicom.open_stack` accepts for this series: its first file when
+        all its files share one folder, else their common folder or the archive.
+    recursive : bool
+        Whether loading from :attr:`path` needs ``recursive=True``.
+    patient_id : str or None
+        (0010,0020) 'Patient ID'.
+    study_description : str or None
+        (0008,1030) 'Study Description'.
+    """
+
+    uid: str | None
+    number: int | None
+    modality: str | None
+    description: str | None
+    study_uid: str | None
+    date: str | None
+    files: int
+    frames: int
+    rows: int | None
+    columns: int | None
+    sizes: tuple[tuple[int, int], ...]
+    orientation: str
+    path: Path
+    recursive: bool = False
+    patient_id: str | None = None
+    study_description: str | None = None
+
+    def open(self, **options: Any) -> Volume:
+        """Load this series: ``open_stack(self.path, series_uid=self.uid, ...)`` with `options`."""
+        options.setdefault("recursive", self.recursive)
+        if self.uid is None:
+            options.setdefault("sloppy", True)
+        else:
+            options.setdefault("series_uid", self.uid)
+        return open_stack(self.path, **options)
+
+    def __str__(self) -> str:
+        size = f"{self.rows}x{self.columns}" if self.rows else "?"
+        text = f"{self.modality or '?'} {self.description or ''!r} {self.files} files, {self.frames} frames, {size}"
+        return f"{self.uid}: {text}, {self.orientation} ({self.path})"
+
+
+def orientation_label(orientation: Any) -> str:
+    """Name the plane of an (0020,0037) 'Image Orientation (Patient)' (6 direction cosines).
+
+    Examples
+    --------
+    >>> orientation_label([1, 0, 0, 0, 1, 0]), orientation_label([0, 1, 0, 0, 0, -1])
+    ('axial', 'sagittal')
+    >>> orientation_label([1, 0, 0, 0, 0.8, -0.6])
+    'oblique axial'
+    """
+    cosines = np.asarray(orientation, dtype=np.float64)
+    normal = np.cross(cosines[:3], cosines[3:])
+    length = float(np.linalg.norm(normal))
+    if length == 0:
+        return "none"
+    normal = np.abs(normal / length)
+    plane = ("sagittal", "coronal", "axial")[int(np.argmax(normal))]
+    return plane if normal.max() >= 0.99 else f"oblique {plane}"
+
+
+def _orientations(headers: list[Header]) -> str:
+    groups: list[np.ndarray[Any, Any]] = []
+    for header in headers:
+        found: list[float] | None = None
+        try:
+            if header.multi_frame and header.header_bytes is not None:
+                from .frames import frames_of
+
+                frames = frames_of(header)
+                found = None if frames[0].orientation is None else frames[0].orientation.tolist()
+            else:
+                found = header.floats(el.IMAGE_ORIENTATION)
+        except MvlError:
+            found = None
+        if found is None or len(found) != 6:
+            continue
+        vector = np.asarray(found)
+        if not any(np.max(np.abs(vector - group)) <= ORIENTATION_TOLERANCE for group in groups):
+            groups.append(vector)
+    if not groups:
+        return "none"
+    if len(groups) > 1:
+        return f"mixed ({len(groups)} orientations)"
+    return orientation_label(groups[0])
+
+
+def _loadable_path(source_path: Path, headers: list[Header], folder_source: bool) -> tuple[Path, bool]:
+    if not folder_source:
+        return source_path, False
+    files = [Path(header.member.location) for header in headers]
+    folders = {file.parent for file in files}
+    if len(folders) == 1:
+        return files[0], False
+    return Path(os.path.commonpath([str(folder) for folder in folders])), True
+
+
+def list_series(
+    path: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    workers: int = 1,
+    progress: bool | ProgressCallback | None = None,
+    limits: Limits | None = None,
+) -> list[SeriesInfo]:
+    """List the image series in a folder tree, a DICOM file's folder, or an archive; headers only.
+
+    No pixel data is read. Files that are not DICOM are skipped; unreadable DICOM files
+    are skipped with one :class:`~mvl.coords.FormatWarning` that names them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder, a DICOM file (its folder is listed) or an archive.
+    recursive : bool, optional
+        Search sub-folders (default).
+    workers, progress, limits
+        As for :func:`~mvl.dicom.open_stack`.
+
+    Returns
+    -------
+    list of SeriesInfo
+        Ordered by study, series number and UID.
+
+    Examples
+    --------
+    >>> from mvl.dicom.testing import write_series
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_series(root / "ct", shape=(4, 4, 3))
+    >>> _ = write_series(root / "mr", shape=(6, 5, 2), modality="MR")
+    >>> series = sorted(list_series(root), key=lambda info: info.modality)
+    >>> [(info.modality, info.files, info.rows, info.columns, info.orientation) for info in series]
+    [('CT', 3, 4, 4, 'axial'), ('MR', 2, 6, 5, 'axial')]
+    >>> series[1].open().src_data.shape
+    (6, 5, 2)
+    """
+    limits = DEFAULT_LIMITS if limits is None else limits
+    workers = max(1, int(workers))
+    source, _ = open_source(path, recursive=recursive, limits=limits)
+    try:
+        with reporter(progress, "headers", source.count()) as counter:
+            scan = scan_source(
+                source, keep=el.IMAGE_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
+            )
+    finally:
+        source.close()
+    if scan.broken:
+        names = ", ".join(member.key for member, _ in scan.broken[:5])
+        more = f" and {len(scan.broken) - 5} more" if len(scan.broken) > 5 else ""
+        warnings.warn(
+            f"{source.path}: skipped {len(scan.broken)} unreadable DICOM file(s): {names}{more} "
+            f"(first: {scan.broken[0][1]})",
+            FormatWarning,
+            stacklevel=2,
+        )
+    folder_source = isinstance(source, FolderSource)
+    root = source.folder if isinstance(source, FolderSource) else source.path
+    result = []
+    for uid, headers in group_series(scan.images).items():
+        first = headers[0]
+        sizes = Counter((header.integer(el.ROWS) or 0, header.integer(el.COLUMNS) or 0) for header in headers)
+        frames = 0
+        for header in headers:
+            try:  # a broken count must not stop the listing
+                frames += max(1, header.integer(el.NUMBER_OF_FRAMES, 1) or 1)
+            except MvlError:  # noqa: PERF203
+                frames += 1
+        location, needs_recursion = _loadable_path(root, headers, folder_source)
+        (rows, columns), _ = sizes.most_common(1)[0]
+        result.append(
+            SeriesInfo(
+                uid=uid,
+                number=_safe_int(first),
+                modality=first.text(el.MODALITY),
+                description=first.description(el.SERIES_DESCRIPTION),
+                study_uid=first.text(el.STUDY_INSTANCE_UID),
+                date=first.text(el.SERIES_DATE) or first.text(el.STUDY_DATE),
+                files=len(headers),
+                frames=frames,
+                rows=rows or None,
+                columns=columns or None,
+                sizes=tuple(size for size, _ in sizes.most_common()),
+                orientation=_orientations(headers),
+                path=location,
+                recursive=needs_recursion,
+                patient_id=first.text(el.PATIENT_ID),
+                study_description=first.description(el.STUDY_DESCRIPTION),
+            )
+        )
+    result.sort(key=lambda info: (info.study_uid or "", info.number if info.number is not None else -1, info.uid or ""))
+    return result
+
+
+def _safe_int(header: Header) -> int | None:
+    try:
+        return header.integer(el.SERIES_NUMBER)
+    except MvlError:
+        return None

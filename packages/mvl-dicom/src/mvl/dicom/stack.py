@@ -1,0 +1,370 @@
+"""`open_stack`: a DICOM series (or multi-frame object, or an archive of them) as one checked Volume."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError, Volume
+
+from . import elements as el
+from .frames import Frame, Selector, frames_of, select_frames
+from .geometry import DEFAULT_SPACING_TOLERANCE, stack_geometry
+from .headers import Header
+from .inputs import open_source
+from .limits import DEFAULT_LIMITS, Limits
+from .pixels import check_decoders, layout_of, plan_output, read_frames
+from .progress import ProgressCallback, reporter
+from .series import Scan, choose_series, scan_source
+from .sources import Member, Source
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = ["DicomStack", "open_stack"]
+
+logger = logging.getLogger(__name__)
+
+
+class SortedSlices(Sequence["Dataset"]):
+    """The headers of the stacked slices as pydicom Datasets (without pixel data), parsed on first access.
+
+    A frame of a multi-frame object is represented by its file's Dataset.
+    """
+
+    def __init__(self, headers: Sequence[Header]) -> None:
+        self._headers = list(headers)
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    @overload
+    def __getitem__(self, index: int) -> Dataset: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Dataset]: ...
+
+    def __getitem__(self, index: int | slice) -> Dataset | list[Dataset]:
+        if isinstance(index, slice):
+            return [header.load_dataset() for header in self._headers[index]]
+        return self._headers[index].load_dataset()
+
+    def __iter__(self) -> Iterator[Dataset]:
+        for header in self._headers:
+            yield header.load_dataset()
+
+    def __repr__(self) -> str:
+        return f"<SortedSlices of {len(self)} DICOM headers, parsed on access>"
+
+
+@dataclass(eq=False)
+class DicomStack:
+    """What :func:`open_stack` read: the :attr:`~mvl.coords.Volume.src_object` of its volume.
+
+    Everything is in stack order, one entry per slice (index ``k`` of the volume's third axis).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The input.
+    series_uid : str or None
+        (0020,000E) 'Series Instance UID' of the stack (None with ``sloppy=True``).
+    files : tuple of str
+        The file of each slice (``archive!member`` inside archives).
+    frames : tuple of (int or None)
+        The frame number (0-based) of each slice in a multi-frame file, None for single-frame files.
+    positions : (N, 3) ndarray
+        (0020,0032) 'Image Position (Patient)' of each slice, LPS+ mm.
+    slopes, intercepts : (N,) ndarray
+        The rescale applied to each slice (1 and 0 with ``rescale=False``).
+    tilt : float
+        Gantry tilt in degrees (the angle between the slice step and the normal).
+    left_out : tuple of str
+        Slices dropped by ``allow_mixed_orientations`` or files skipped by ``skip_broken``.
+    """
+
+    path: Path
+    series_uid: str | None
+    files: tuple[str, ...]
+    frames: tuple[int | None, ...]
+    positions: NDArray[np.float64]
+    slopes: NDArray[np.float64]
+    intercepts: NDArray[np.float64]
+    tilt: float
+    left_out: tuple[str, ...] = ()
+    headers: tuple[Header, ...] = field(default=(), repr=False)
+
+    @property
+    def sorted_slices(self) -> SortedSlices:
+        """The slices' headers as pydicom Datasets without pixel data, in stack order (as in mvloader 1).
+
+        Parsed when first accessed, then kept; e.g. ``stack.sorted_slices[0].SeriesDescription``.
+        """
+        return SortedSlices(self.headers)
+
+    def __repr__(self) -> str:
+        return f"<DicomStack {len(self.files)} slices of series {self.series_uid} from {self.path}>"
+
+
+def _keep_tags(select: Mapping[str, Selector] | None) -> frozenset[int]:
+    extra = set()
+    for keyword in select or {}:
+        try:  # a handful of keywords
+            extra.add(el.keyword_tag(keyword))
+        except ValueError as error:  # noqa: PERF203
+            raise ValueError(f"select: {error}") from None
+    return el.IMAGE_TAGS | extra
+
+
+def open_stack(
+    path: str | os.PathLike[str],
+    *,
+    series_uid: str | None = None,
+    sloppy: bool = False,
+    recursive: bool = False,
+    system: str = "RAS",
+    rescale: bool = True,
+    select: Mapping[str, Selector] | None = None,
+    allow_mixed_orientations: bool = False,
+    allow_nonuniform_spacing: bool = False,
+    spacing_tolerance: float = DEFAULT_SPACING_TOLERANCE,
+    skip_broken: bool = False,
+    workers: int = 1,
+    progress: bool | ProgressCallback | None = None,
+    limits: Limits | None = None,
+) -> Volume:
+    """Load a DICOM series as a volume whose every voxel is where the files say it is.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder (the series of its alphanumerically first DICOM image file), a DICOM
+        file (its series, from the files in its folder), or a zip or tar archive
+        (optionally gzip, bzip2 or xz compressed), searched through, never extracted.
+    series_uid : str, optional
+        Load this (0020,000E) 'Series Instance UID' instead.
+    sloppy : bool, optional
+        Ignore the series: stack every image file (the checks still apply).
+    recursive : bool, optional
+        Also search the sub-folders of a folder.
+    system : str, optional
+        The anatomical system of the volume (:attr:`~mvl.coords.Volume.system`); ``"RAS"``.
+    rescale : bool, optional
+        Apply (0028,1053) 'Rescale Slope' and (0028,1052) 'Rescale Intercept' per slice
+        (default). False returns the stored values.
+    select : mapping of str to value or callable, optional
+        Keep only the images whose attributes, by DICOM keyword, equal the value (or pass
+        the predicate), e.g. ``{"EchoNumbers": 2}``. Top-level attributes and those in a
+        multi-frame object's functional groups are looked up.
+    allow_mixed_orientations : bool, optional
+        Keep the largest group of images with one orientation, warn about the others.
+    allow_nonuniform_spacing : bool, optional
+        Load unevenly spaced slices with their average step, warning by how much they are off.
+    spacing_tolerance : float, optional
+        Largest deviation of a slice from its evenly spaced position, as a fraction of the
+        slice step (0.1).
+    skip_broken : bool, optional
+        Skip unreadable DICOM files (truncated, corrupt) with a warning instead of raising;
+        a skipped slice inside the series still fails the spacing check.
+    workers : int, optional
+        Threads reading files (1: none). On a warm page cache one thread is fastest (the
+        header scan holds the GIL, and worker processes cost more than they save, see the
+        benchmarks); more threads help when files come from slow or network storage.
+    progress : bool or callable, optional
+        ``callback(phase, done, total)``, or True for a tqdm bar (``mvl-dicom[progress]``).
+    limits : Limits, optional
+        Bounds on sizes (:class:`~mvl.dicom.Limits`).
+
+    Returns
+    -------
+    Volume
+        ``src_data`` has shape (Rows, Columns, slices) (plus samples for colour), index
+        order ``(r, c, s)``; ``src_system`` is ``"LPS"``; ``src_object`` is a
+        :class:`DicomStack`.
+
+    Raises
+    ------
+    InputError, NoImageDataError, UnsupportedFormatError
+        A path that cannot be read, holds no image, or is not DICOM.
+    FormatError
+        Broken files (unless ``skip_broken``).
+    GeometryError, DataError, AmbiguousInputError
+        Images that do not form one volume (see :mod:`mvl.dicom.geometry`).
+    SecurityError, ResourceLimitError
+        Unsafe archives, absurd sizes.
+    MissingDependencyError
+        Compressed pixel data without a decoder: ``pip install "mvl-dicom[codecs]"``.
+
+    Examples
+    --------
+    >>> from mvl.dicom.testing import write_series
+    >>> import tempfile
+    >>> folder = write_series(tempfile.mkdtemp(), shape=(4, 5, 3))
+    >>> volume = open_stack(folder)
+    >>> volume.src_data.shape, volume.src_data.dtype, volume.src_system
+    ((4, 5, 3), dtype('int16'), 'LPS')
+    >>> volume.src_object.sorted_slices[0].Modality
+    'CT'
+    """
+    options = _Options(
+        series_uid=series_uid,
+        sloppy=sloppy,
+        rescale=rescale,
+        select=dict(select or {}),
+        allow_mixed_orientations=allow_mixed_orientations,
+        allow_nonuniform_spacing=allow_nonuniform_spacing,
+        spacing_tolerance=spacing_tolerance,
+        skip_broken=skip_broken,
+        workers=max(1, int(workers)),
+        progress=progress,
+        limits=DEFAULT_LIMITS if limits is None else limits,
+    )
+    collected: list[tuple[type[MvlWarning], str]] = []
+    source, seed = open_source(path, recursive=recursive, limits=options.limits)
+    try:  # the warnings gathered are issued whether loading succeeds or not
+        data, transformation, stack = _load(source, seed, options, collected)
+    finally:
+        source.close()
+        for category, message in collected:
+            warnings.warn(message, category, stacklevel=2)
+    stack.path = Path(path)
+    axes = (1, 2, 0, 3) if data.ndim == 4 else (1, 2, 0)
+    return Volume(data.transpose(axes), transformation, "LPS", system=system, src_object=stack)
+
+
+@dataclass(frozen=True)
+class _Options:
+    series_uid: str | None
+    sloppy: bool
+    rescale: bool
+    select: dict[str, Selector]
+    allow_mixed_orientations: bool
+    allow_nonuniform_spacing: bool
+    spacing_tolerance: float
+    skip_broken: bool
+    workers: int
+    progress: bool | ProgressCallback | None
+    limits: Limits
+
+
+def _load(
+    source: Source, seed: str | None, options: _Options, collected: list[tuple[type[MvlWarning], str]]
+) -> tuple[NDArray[Any], NDArray[np.float64], DicomStack]:
+    """Scan, choose, check and read; returns the (slices, rows, columns[, samples]) array, matrix and stack."""
+    location = str(source.path)
+    with reporter(options.progress, "headers", source.count()) as counter:
+        scan = scan_source(
+            source,
+            keep=_keep_tags(options.select),
+            keep_header=True,
+            workers=options.workers,
+            limits=options.limits,
+            tick=counter.tick,
+        )
+    _check_seed(scan, seed)
+    choice = choose_series(scan, location=location, seed=seed, series_uid=options.series_uid, sloppy=options.sloppy)
+    collected += choice.warnings
+    broken = _relevant_broken(scan, choice.uid, options.sloppy)
+    frames: list[Frame] = []
+    for header in choice.headers:
+        try:  # each file is checked on its own, to skip it when allowed
+            frames += frames_of(header)
+            layout_of(header)
+        except MvlError as error:  # noqa: PERF203
+            if header.member.key == seed:
+                raise
+            broken.append((header.member, error))
+    skipped = _handle_broken(broken, options.skip_broken, location, collected)
+    if skipped:
+        gone = set(skipped)
+        frames = [frame for frame in frames if frame.header.member.key not in gone]
+        if not frames:
+            raise NoImageDataError("every image file of the series is unreadable", path=location)
+    if options.select:
+        frames = select_frames(frames, options.select)
+        if not frames:
+            raise NoImageDataError(f"no image of the series matches select={options.select!r}", path=location)
+    geometry = stack_geometry(
+        frames,
+        location=location,
+        spacing_tolerance=options.spacing_tolerance,
+        allow_mixed_orientations=options.allow_mixed_orientations,
+        allow_nonuniform_spacing=options.allow_nonuniform_spacing,
+    )
+    collected += geometry.warnings
+    frames = geometry.frames
+    layouts = {id(frame.header): layout_of(frame.header) for frame in frames}
+    frame_layouts = [layouts[id(frame.header)] for frame in frames]
+    check_decoders([frame.header for frame in frames])
+    plan = plan_output(frames, frame_layouts, options.rescale, options.limits)
+    with reporter(options.progress, "pixels", len(frames)) as counter:
+        data = read_frames(frames, frame_layouts, plan, _reader(source, options.workers), counter.tick)
+    stack = DicomStack(
+        path=source.path,
+        series_uid=choice.uid,
+        files=tuple(frame.header.name for frame in frames),
+        frames=tuple(frame.index for frame in frames),
+        positions=np.array([frame.position for frame in frames], dtype=np.float64),
+        slopes=plan.slopes,
+        intercepts=plan.intercepts,
+        tilt=geometry.tilt,
+        left_out=(*skipped, *(frame.short_name for frame in geometry.dropped)),
+        headers=tuple(frame.header for frame in frames),
+    )
+    return data, geometry.transformation, stack
+
+
+def _check_seed(scan: Scan, seed: str | None) -> None:
+    """A file the user named must be readable, whatever else is skipped."""
+    for member, error in scan.broken:
+        if member.key == seed:
+            raise error
+
+
+def _relevant_broken(scan: Scan, uid: str | None, sloppy: bool) -> list[tuple[Member, MvlError]]:
+    """Unreadable files that may belong to the chosen series (all of them when the series is unknown)."""
+    relevant = []
+    for member, error in scan.broken:
+        other = getattr(error, "series_uid", None)
+        if sloppy or other is None or other == uid:
+            relevant.append((member, error))
+        else:
+            logger.info("ignored %s: unreadable, and of another series (%s)", member.name, other)
+    return relevant
+
+
+def _handle_broken(
+    broken: list[tuple[Member, MvlError]], skip: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
+) -> list[str]:
+    if not broken:
+        return []
+    if not skip:
+        member, error = broken[0]
+        more = f" ({len(broken) - 1} more unreadable files)" if len(broken) > 1 else ""
+        raise type(error)(
+            f"{error.message}{more}; pass skip_broken=True to skip unreadable files", path=error.path or member.name
+        ) from error
+    names = [member.key for member, _ in broken]
+    reasons = "; ".join(str(error) for _, error in broken[:3])
+    collected.append((FormatWarning, f"{location}: skipped {len(names)} unreadable DICOM file(s): {reasons}"))
+    return names
+
+
+def _reader(source: Any, workers: int) -> Callable[[Sequence[Header], Callable[[Header, BinaryIO], None]], None]:
+    def read(headers: Sequence[Header], function: Callable[[Header, BinaryIO], None]) -> None:
+        by_member: dict[Member, Header] = {header.member: header for header in headers}
+
+        def call(member: Member, stream: BinaryIO) -> None:
+            function(by_member[member], stream)
+
+        source.read(list(by_member), call, workers)
+
+    return read
