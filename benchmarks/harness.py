@@ -31,6 +31,8 @@ class Case:
     baseline: bool = False
     repeat: int = 5
     note: str = ""
+    #: Optional: turns the result of the last measured call into a line for the report.
+    describe: Callable[[Any], str] | None = None
 
 
 def _status(field_name: str) -> int:
@@ -41,7 +43,7 @@ def _status(field_name: str) -> int:
     return 0
 
 
-def measure(case: Case) -> dict[str, float]:
+def measure(case: Case) -> dict[str, Any]:
     """Run one case in this process: best time of `repeat` calls, peak memory of one call."""
     state = case.setup()
     result = case.run(state)  # warm-up: caches, lazy imports
@@ -53,13 +55,19 @@ def measure(case: Case) -> dict[str, float]:
     peak = _status("VmHWM") - baseline
     del result
     times = []
+    notes = []
     for _ in range(case.repeat):
         gc.collect()
         start = time.perf_counter()
         result = case.run(state)
         times.append(time.perf_counter() - start)
+        if case.describe is not None:
+            notes.append(case.describe(result))
         del result
-    return {"seconds": min(times), "median": float(np.median(times)), "peak_bytes": max(peak, 0)}
+    measured: dict[str, Any] = {"seconds": min(times), "median": float(np.median(times)), "peak_bytes": max(peak, 0)}
+    if notes:
+        measured["note"] = notes[int(np.argmin(times))]
+    return measured
 
 
 def phantom(shape: tuple[int, int, int] = (300, 512, 512), seed: int = 0) -> np.ndarray[Any, Any]:

@@ -146,3 +146,13 @@ def test_default_level_gives_about_zlib_level_1_size(backend):
     write_gzip(out, [DATA], backend=backend, threads=1)
     reference = len(gzip.compress(DATA, 1))
     assert len(out.getvalue()) <= 1.05 * reference
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    import mvl.coords.compression as compression
+
+    monkeypatch.setenv("MVL_GZIP_THREADS", "1")
+    assert compression._default_threads() == 1
+    for ignored in ("0", "many", ""):
+        monkeypatch.setenv("MVL_GZIP_THREADS", ignored)
+        assert compression._default_threads() == min(4, compression._usable_cpus())

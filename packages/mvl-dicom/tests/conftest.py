@@ -12,8 +12,8 @@ from pydicom.data import get_testdata_file
 def real_file(name: str) -> Path:
     """A file shipped with pydicom or pydicom-data, found locally: never downloaded."""
     path = get_testdata_file(name, download=False)
-    if path is None:  # pragma: no cover - the test group installs pydicom-data
-        pytest.skip(f"{name} is not installed (pydicom-data)")
+    if path is None:  # the test group installs pydicom-data: its absence is a broken environment
+        pytest.fail(f"{name} is not installed: the test dependency pydicom-data is missing")
     return Path(str(path))
 
 

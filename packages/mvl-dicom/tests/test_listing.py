@@ -96,3 +96,16 @@ def test_patient_and_study_are_listed_for_naming_outputs(tmp_path):
     listed = {info.path.parent.name: info for info in list_series(tmp_path)}
     assert (listed["ct"].patient_id, listed["ct"].study_description) == ("P-0042", "CT Thorax")
     assert listed["plain"].study_description is None
+
+
+def test_survey_returns_the_other_files_of_a_folder_tree(tmp_path):
+    from mvl.dicom import survey
+
+    write_series(tmp_path / "ct", shape=(3, 3, 2))
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "t1.nii").write_bytes(b"\0" * 400)
+    (tmp_path / "notes.txt").write_text("hello")
+    found = survey(tmp_path)
+    assert [info.files for info in found.series] == [2]
+    assert sorted(path.name for path in found.other_files) == ["notes.txt", "t1.nii"]
+    assert found.series == list_series(tmp_path)

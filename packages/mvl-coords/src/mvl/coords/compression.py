@@ -4,7 +4,8 @@ Backends, fastest first: ``isal`` (python-isal), ``zlib-ng`` (zlib-ng), ``zlib``
 standard library, always there). The format packages offer the fast ones as an extra,
 e.g. ``pip install "mvl-nifti[fast]"``. All produce and accept standard gzip; the bytes
 that come out of decompression are the same whichever backend ran. Set the environment
-variable ``MVL_GZIP_BACKEND`` to one of the names to choose explicitly.
+variable ``MVL_GZIP_BACKEND`` to one of the names to choose explicitly, and
+``MVL_GZIP_THREADS`` to limit the compression threads.
 
 Reading (:class:`GzipReader`) inflates straight into the caller's buffer, in bounded
 steps, and checks every member's CRC-32 and length: a flipped bit in a ``.gz`` file is
@@ -298,7 +299,9 @@ def write_gzip(
         The fastest installed by default.
     threads : int, optional
         Compression threads for backends that support them (isal, zlib-ng); by
-        default the number of CPUs this process may use, at most 4.
+        default ``$MVL_GZIP_THREADS`` if set, else the number of CPUs this process may
+        use, at most 4. (Batch conversion sets the variable so that worker processes
+        times threads fit the machine.)
 
     Examples
     --------
@@ -310,7 +313,7 @@ def write_gzip(
     """
     chosen = backend or gzip_backend()
     chosen_level = chosen.default_level if level is None else level
-    workers = threads if threads is not None else min(4, _usable_cpus())
+    workers = threads if threads is not None else _default_threads()
     if chosen.name in _THREADED and workers > 1:
         threaded = importlib.import_module(_THREADED[chosen.name])
         with threaded.open(stream, "wb", compresslevel=chosen_level, threads=workers) as compressed:
@@ -321,6 +324,13 @@ def write_gzip(
     for block in blocks:
         stream.write(compressor.compress(block))
     stream.write(compressor.flush())
+
+
+def _default_threads() -> int:
+    setting = os.environ.get("MVL_GZIP_THREADS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return min(4, _usable_cpus())
 
 
 def _usable_cpus() -> int:

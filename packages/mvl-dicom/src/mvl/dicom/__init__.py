@@ -10,6 +10,7 @@ Loading (:mod:`mvl.dicom.stack`)
 Discovery (:mod:`mvl.dicom.listing`)
     :func:`list_series`: one :class:`SeriesInfo` per series of a folder tree or an
     archive, from headers only.
+    :func:`survey` also returns the files that are not DICOM (one read per file).
 
 Inputs and safety (:mod:`.inputs`, :mod:`.sources`, :mod:`.archives`, :mod:`.limits`)
     Folders (regular files only), DICOM files, archives read in memory with refused
@@ -37,7 +38,17 @@ Plumbing
 
 from ._version import __version__
 from .limits import DEFAULT_LIMITS, Limits
-from .listing import SeriesInfo, list_series
+from .listing import SeriesInfo, Survey, list_series, survey
 from .stack import DicomStack, open_stack
 
-__all__ = ["DEFAULT_LIMITS", "DicomStack", "Limits", "SeriesInfo", "__version__", "list_series", "open_stack"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DicomStack",
+    "Limits",
+    "SeriesInfo",
+    "Survey",
+    "__version__",
+    "list_series",
+    "open_stack",
+    "survey",
+]

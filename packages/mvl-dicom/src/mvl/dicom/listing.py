@@ -23,7 +23,7 @@ from .series import group_series, scan_source
 from .sources import FolderSource
 from .stack import open_stack
 
-__all__ = ["SeriesInfo", "list_series", "orientation_label"]
+__all__ = ["SeriesInfo", "Survey", "list_series", "orientation_label", "survey"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,23 @@ class SeriesInfo:
         return f"{self.uid}: {text}, {self.orientation} ({self.path})"
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What :func:`survey` found: the series, and the files that are not DICOM.
+
+    Attributes
+    ----------
+    series : list of SeriesInfo
+        As :func:`list_series` returns them.
+    other_files : list of pathlib.Path
+        Regular files of a scanned folder tree that are not DICOM (no ``DICM`` at
+        byte 128): NIfTI, NRRD, archives, anything. Empty when an archive was scanned.
+    """
+
+    series: list[SeriesInfo]
+    other_files: list[Path]
+
+
 def orientation_label(orientation: Any) -> str:
     """Name the plane of an (0020,0037) 'Image Orientation (Patient)' (6 direction cosines).
 
@@ -120,10 +137,17 @@ def orientation_label(orientation: Any) -> str:
 
 def _orientations(headers: list[Header]) -> str:
     groups: list[np.ndarray[Any, Any]] = []
+    seen: set[bytes] = set()  # series repeat one orientation: decode each raw value once
     for header in headers:
         found: list[float] | None = None
+        raw = header.values.get(el.IMAGE_ORIENTATION)
+        single_frame = not header.multi_frame
+        if single_frame and raw is not None:
+            if raw in seen:
+                continue
+            seen.add(raw)
         try:
-            if header.multi_frame and header.header_bytes is not None:
+            if not single_frame and header.header_bytes is not None:
                 from .frames import frames_of
 
                 frames = frames_of(header)
@@ -147,11 +171,94 @@ def _orientations(headers: list[Header]) -> str:
 def _loadable_path(source_path: Path, headers: list[Header], folder_source: bool) -> tuple[Path, bool]:
     if not folder_source:
         return source_path, False
-    files = [Path(header.member.location) for header in headers]
-    folders = {file.parent for file in files}
+    folders = {os.path.dirname(header.member.location) for header in headers}
     if len(folders) == 1:
-        return files[0], False
-    return Path(os.path.commonpath([str(folder) for folder in folders])), True
+        return Path(headers[0].member.location), False
+    return Path(os.path.commonpath(sorted(folders))), True
+
+
+def survey(
+    path: str | os.PathLike[str],
+    *,
+    recursive: bool = True,
+    workers: int = 1,
+    progress: bool | ProgressCallback | None = None,
+    limits: Limits | None = None,
+) -> Survey:
+    """Survey a folder tree, a DICOM file's folder, or an archive: its series and its other files.
+
+    Like :func:`list_series` (headers only), and also returns the files that are not
+    DICOM, so that a caller looking for other formats too reads every file once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A folder, a DICOM file (its folder is listed) or an archive.
+    recursive : bool, optional
+        Search sub-folders (default).
+    workers, progress, limits
+        As for :func:`~mvl.dicom.open_stack`.
+
+    Returns
+    -------
+    Survey
+    """
+    limits = DEFAULT_LIMITS if limits is None else limits
+    workers = max(1, int(workers))
+    source, _ = open_source(path, recursive=recursive, limits=limits)
+    try:
+        with reporter(progress, "headers", source.count()) as counter:
+            scan = scan_source(
+                source, keep=el.IMAGE_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
+            )
+    finally:
+        source.close()
+    if scan.broken:
+        names = ", ".join(member.key for member, _ in scan.broken[:5])
+        more = f" and {len(scan.broken) - 5} more" if len(scan.broken) > 5 else ""
+        warnings.warn(
+            f"{source.path}: skipped {len(scan.broken)} unreadable DICOM file(s): {names}{more} "
+            f"(first: {scan.broken[0][1]})",
+            FormatWarning,
+            stacklevel=2,
+        )
+    folder_source = isinstance(source, FolderSource)
+    root = source.folder if isinstance(source, FolderSource) else source.path
+    result = []
+    for uid, headers in group_series(scan.images).items():
+        first = headers[0]
+        sizes = _sizes(headers)
+        frames = 0
+        for header in headers:
+            try:  # a broken count must not stop the listing
+                frames += max(1, header.integer(el.NUMBER_OF_FRAMES, 1) or 1)
+            except MvlError:  # noqa: PERF203
+                frames += 1
+        location, needs_recursion = _loadable_path(root, headers, folder_source)
+        (rows, columns), _ = sizes.most_common(1)[0]
+        result.append(
+            SeriesInfo(
+                uid=uid,
+                number=_safe_int(first),
+                modality=first.text(el.MODALITY),
+                description=first.description(el.SERIES_DESCRIPTION),
+                study_uid=first.text(el.STUDY_INSTANCE_UID),
+                date=first.text(el.SERIES_DATE) or first.text(el.STUDY_DATE),
+                files=len(headers),
+                frames=frames,
+                rows=rows or None,
+                columns=columns or None,
+                sizes=tuple(size for size, _ in sizes.most_common()),
+                orientation=_orientations(headers),
+                path=location,
+                recursive=needs_recursion,
+                patient_id=first.text(el.PATIENT_ID),
+                study_description=first.description(el.STUDY_DESCRIPTION),
+            )
+        )
+    result.sort(key=lambda info: (info.study_uid or "", info.number if info.number is not None else -1, info.uid or ""))
+    others = [Path(member.location) for member in scan.not_dicom] if folder_source else []
+    return Survey(result, others)
 
 
 def list_series(
@@ -194,61 +301,22 @@ def list_series(
     >>> series[1].open().src_data.shape
     (6, 5, 2)
     """
-    limits = DEFAULT_LIMITS if limits is None else limits
-    workers = max(1, int(workers))
-    source, _ = open_source(path, recursive=recursive, limits=limits)
-    try:
-        with reporter(progress, "headers", source.count()) as counter:
-            scan = scan_source(
-                source, keep=el.IMAGE_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
-            )
-    finally:
-        source.close()
-    if scan.broken:
-        names = ", ".join(member.key for member, _ in scan.broken[:5])
-        more = f" and {len(scan.broken) - 5} more" if len(scan.broken) > 5 else ""
-        warnings.warn(
-            f"{source.path}: skipped {len(scan.broken)} unreadable DICOM file(s): {names}{more} "
-            f"(first: {scan.broken[0][1]})",
-            FormatWarning,
-            stacklevel=2,
-        )
-    folder_source = isinstance(source, FolderSource)
-    root = source.folder if isinstance(source, FolderSource) else source.path
-    result = []
-    for uid, headers in group_series(scan.images).items():
-        first = headers[0]
-        sizes = Counter((header.integer(el.ROWS) or 0, header.integer(el.COLUMNS) or 0) for header in headers)
-        frames = 0
-        for header in headers:
-            try:  # a broken count must not stop the listing
-                frames += max(1, header.integer(el.NUMBER_OF_FRAMES, 1) or 1)
-            except MvlError:  # noqa: PERF203
-                frames += 1
-        location, needs_recursion = _loadable_path(root, headers, folder_source)
-        (rows, columns), _ = sizes.most_common(1)[0]
-        result.append(
-            SeriesInfo(
-                uid=uid,
-                number=_safe_int(first),
-                modality=first.text(el.MODALITY),
-                description=first.description(el.SERIES_DESCRIPTION),
-                study_uid=first.text(el.STUDY_INSTANCE_UID),
-                date=first.text(el.SERIES_DATE) or first.text(el.STUDY_DATE),
-                files=len(headers),
-                frames=frames,
-                rows=rows or None,
-                columns=columns or None,
-                sizes=tuple(size for size, _ in sizes.most_common()),
-                orientation=_orientations(headers),
-                path=location,
-                recursive=needs_recursion,
-                patient_id=first.text(el.PATIENT_ID),
-                study_description=first.description(el.STUDY_DESCRIPTION),
-            )
-        )
-    result.sort(key=lambda info: (info.study_uid or "", info.number if info.number is not None else -1, info.uid or ""))
-    return result
+    return survey(path, recursive=recursive, workers=workers, progress=progress, limits=limits).series
+
+
+def _sizes(headers: list[Header]) -> Counter[tuple[int, int]]:
+    """How many images have each (Rows, Columns); each raw pair decoded once."""
+    counts: Counter[tuple[bytes | None, bytes | None]] = Counter()
+    example: dict[tuple[bytes | None, bytes | None], Header] = {}
+    for header in headers:
+        key = (header.values.get(el.ROWS), header.values.get(el.COLUMNS))
+        counts[key] += 1
+        example.setdefault(key, header)
+    sizes: Counter[tuple[int, int]] = Counter()
+    for key, count in counts.items():
+        header = example[key]
+        sizes[(header.integer(el.ROWS) or 0, header.integer(el.COLUMNS) or 0)] += count
+    return sizes
 
 
 def _safe_int(header: Header) -> int | None:
