@@ -1,4 +1,4 @@
-"""The ``mvl`` command: inspect, list, convert and preview medical image volumes.
+"""The ``mvl`` command: inspect, list, convert, preview and batch-convert medical image volumes.
 
 Every subcommand takes ``--quiet`` (no progress on the terminal) and ``--debug`` (a full
 traceback instead of the one-line message on bad input). Exit codes: 0 success, 1 bad
@@ -134,6 +134,65 @@ def _preview(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
+    from .batch import convert_tree
+
+    bar = _ProgressBar(status)
+    try:
+        result = convert_tree(
+            args.root,
+            args.output,
+            to=args.to,
+            system=args.system,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    out.write(
+        f"{len(result.records)} inputs: {result.converted} converted, {result.skipped} already done, "
+        f"{result.failed} failed, in {result.seconds:.1f} s; manifest: {result.manifest}\n"
+    )
+    for record in result.records:
+        if record.status == "failed":
+            out.write(
+                f"  failed: {record.source}{' ' + record.series_uid if record.series_uid else ''}: {record.error}\n"
+            )
+    return 0 if result.ok else 1
+
+
+class _ProgressBar:
+    """Batch progress: a tqdm bar on a terminal when tqdm is installed, else the status line."""
+
+    def __init__(self, status: _Status) -> None:
+        self.status = status
+        self.bar: Any = None
+        self.started = time.perf_counter()
+        if status.active:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=0, unit="input", file=status.stream, dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.n = done
+            self.bar.set_postfix(failed=failed, refresh=False)
+            self.bar.refresh()
+        else:
+            rate = done / max(time.perf_counter() - self.started, 1e-9)
+            self.status(f"{done}/{total} inputs, {failed} failed, {rate:.2f}/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.status.active:
+            self.status.stream.write("\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress or confirmations")
@@ -168,6 +227,17 @@ def _parser() -> argparse.ArgumentParser:
     preview = commands.add_parser("preview", parents=[loading, common], help="PNG of three orthogonal slices")
     preview.add_argument("-o", "--output", required=True, help="PNG file to write")
     preview.set_defaults(run=_preview)
+
+    batch = commands.add_parser(
+        "batch", parents=[common], help="convert every series and file of a folder tree (resumable)"
+    )
+    batch.add_argument("root", help="folder tree with DICOM folders, archives, NIfTI and NRRD files")
+    batch.add_argument("output", help="output folder (created); holds manifest.jsonl and manifest.csv")
+    batch.add_argument("--to", default="nii.gz", choices=["nii.gz", "nii", "nrrd", "nhdr"], help="output format")
+    batch.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
+    batch.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per CPU)")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    batch.set_defaults(run=_batch)
     return parser
 
 

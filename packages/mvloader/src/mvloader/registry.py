@@ -25,7 +25,16 @@ from mvl.coords import MissingDependencyError, UnsupportedFormatError
 from mvl.coords.files import input_file
 from mvl.coords.formats import ENTRY_POINT_GROUP, Format
 
-__all__ = ["KNOWN_FORMATS", "KnownFormat", "detect_format", "format_for_saving", "installed_formats"]
+__all__ = [
+    "KNOWN_FORMATS",
+    "KnownFormat",
+    "content_kind",
+    "detect_format",
+    "format_for_saving",
+    "installed_formats",
+    "is_third_party",
+    "sniffs",
+]
 
 _HEAD_BYTES: Final = 2048
 _log = logging.getLogger(__name__)
@@ -117,6 +126,22 @@ def _head(path: Path) -> bytes:
     return head
 
 
+def content_kind(path: Path) -> str | None:
+    """What a file holds by its first bytes: ``"nifti"``, ``"nrrd"``, ``"dicom"`` (a DICOM
+    file), ``"archive"`` (zip, tar, compressed tar), or None; one read, never raises."""
+    try:
+        head = _head(path)
+    except OSError:
+        return None
+    if _is_nifti(head):
+        return "nifti"
+    if _is_nrrd(head):
+        return "nrrd"
+    if head[128:132] == b"DICM":
+        return "dicom"
+    return "archive" if _is_archive(head) else None
+
+
 def _known(name: str) -> KnownFormat | None:
     return next((known for known in KNOWN_FORMATS if known.name == name), None)
 
@@ -162,7 +187,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
             return _usable(known.name, checked)
     formats = installed_formats()
     for fmt in formats.values():
-        if _known(fmt.name) is None and _sniffs(fmt, checked):
+        if is_third_party(fmt.name) and sniffs(fmt, checked):
             return fmt
     for fmt in formats.values():
         if fmt.matches_suffix(checked):
@@ -177,7 +202,13 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     )
 
 
-def _sniffs(fmt: Format, path: Path) -> bool:
+def is_third_party(name: str) -> bool:
+    """Whether `name` is a format added by another package (not dicom, nifti or nrrd)."""
+    return _known(name) is None
+
+
+def sniffs(fmt: Format, path: Path) -> bool:
+    """Whether `fmt` claims `path`; a plugin that raises counts as "no"."""
     try:
         return bool(fmt.sniff(path))
     except Exception:  # a plugin's sniff must not break detection

@@ -1,0 +1,87 @@
+"""One unit of batch work, and converting it: the function every worker runs."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..loading import load, save
+from .manifest import Record
+from .naming import inside
+
+__all__ = ["Item", "convert_item"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """An input to convert.
+
+    Attributes
+    ----------
+    key : str
+        Identity across runs (see :class:`~mvloader.batch.manifest.Record`).
+    source : str
+        Path relative to the batch root (POSIX separators).
+    format : str
+        The format to load it as (``"dicom"``, ``"nifti"``, ``"nrrd"``, ...).
+    series_uid : str
+        For DICOM: which series of `source`; else empty.
+    output : str
+        Output path relative to the output folder.
+    recursive : bool
+        For DICOM: whether the series' files lie in sub-folders of `source`.
+    """
+
+    key: str
+    source: str
+    format: str
+    series_uid: str
+    output: str
+    recursive: bool = False
+
+
+def convert_item(item: Item, root: str, output_folder: str, system: str, gzip_threads: int | None = None) -> Record:
+    """Load one input and save it aligned to `system`; never raises, failures become records.
+
+    Runs in worker processes (local or Dask): everything it needs is in its arguments,
+    and it writes only its own output file (atomically). The manifest is the caller's.
+    `gzip_threads` limits the compression threads of this process (several worker
+    processes on one machine should not each start one thread per CPU).
+    """
+    if gzip_threads is not None:
+        os.environ["MVL_GZIP_THREADS"] = str(gzip_threads)
+    started = time.perf_counter()
+    base = {"key": item.key, "source": item.source, "series_uid": item.series_uid, "output": item.output}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            options = {"series_uid": item.series_uid, "recursive": item.recursive} if item.format == "dicom" else {}
+            volume = load(Path(root) / item.source, system=system, format=item.format, **options)
+            target = inside(Path(output_folder), item.output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_options: dict[str, bool] = {"src_order": False}
+            if target.name.lower().endswith((".nrrd", ".nhdr")):
+                save_options["src_system"] = False  # write in `system` where NRRD can state it
+            save(target, volume, **save_options)
+        notes = "; ".join(sorted({str(warning.message) for warning in caught}))
+        return Record(
+            **base,
+            status="done",
+            system=system,
+            shape=[int(n) for n in volume.aligned_data.shape],
+            spacing=[round(float(s), 6) for s in volume.aligned_spacing],
+            warnings=notes,
+            output_bytes=target.stat().st_size,
+            seconds=round(time.perf_counter() - started, 4),
+        )
+    except Exception as error:  # one bad input never stops the batch: it is recorded instead
+        return Record(
+            **base,
+            status="failed",
+            system=system,
+            error=f"{type(error).__name__}: {error}",
+            seconds=round(time.perf_counter() - started, 4),
+        )

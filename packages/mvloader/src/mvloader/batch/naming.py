@@ -1,0 +1,104 @@
+"""Predictable, collision-free, safe output names for batch conversion.
+
+DICOM series become ``<patient>/<study>/<series>.<ext>``: the patient ID, the study
+date and description, the series number and description, each sanitised, plus a short
+hash of the Series Instance UID so that two series with the same description never
+collide. Files (NIfTI, NRRD) keep their path relative to the batch root, with the new
+ending. Every name is checked to stay inside the output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+from mvl.coords import SecurityError
+
+__all__ = ["dicom_output_name", "file_output_name", "inside", "sanitise"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def sanitise(text: str, *, fallback: str = "unknown", limit: int = 64) -> str:
+    """Return `text` as one safe path component: ASCII letters, digits and ``._+-`` only.
+
+    Examples
+    --------
+    >>> sanitise("Thorax^CT 1.0 B31f / ../etc")
+    'Thorax_CT_1.0_B31f_etc'
+    >>> sanitise("..")
+    'unknown'
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    cleaned = _UNSAFE.sub("_", ascii_text).strip("._-")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned)[:limit].strip("._-")
+    return cleaned or fallback
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def dicom_output_name(
+    *,
+    patient_id: str,
+    study_date: str,
+    study_description: str,
+    study_uid: str,
+    series_number: str,
+    series_description: str,
+    series_uid: str,
+    suffix: str,
+) -> str:
+    """Return ``patient/study/series<suffix>`` for a DICOM series (POSIX, relative).
+
+    Examples
+    --------
+    >>> dicom_output_name(patient_id="P01", study_date="20260101", study_description="CT Head",
+    ...     study_uid="1.2.3", series_number="2", series_description="axial 1mm", series_uid="1.2.3.4",
+    ...     suffix=".nii.gz")
+    'P01/20260101_CT_Head_5f4c4ff3/002_axial_1mm_1c59a6ae.nii.gz'
+    """
+    patient = sanitise(patient_id, fallback="anonymous")
+    study = "_".join(
+        part for part in (sanitise(study_date, fallback=""), sanitise(study_description, fallback="")) if part
+    )
+    study = f"{study or 'study'}_{_short_hash(study_uid)}"
+    number = f"{int(series_number):03d}" if series_number.strip().lstrip("-").isdigit() else "000"
+    series = f"{number}_{sanitise(series_description, fallback='series')}_{_short_hash(series_uid)}"
+    return str(PurePosixPath(patient, study, series + suffix))
+
+
+def file_output_name(relative_source: str, suffix: str) -> str:
+    """Return the relative output name of a file input: its own path with `suffix` as ending.
+
+    Examples
+    --------
+    >>> file_output_name("site A/scan.nii.gz", ".nrrd")
+    'site_A/scan.nrrd'
+    """
+    parts = PurePosixPath(relative_source).parts
+    name = parts[-1]
+    lowered = name.lower()
+    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".hdr", ".img"):
+        if lowered.endswith(ending):
+            name = name[: -len(ending)]
+            break
+    folders = [sanitise(part) for part in parts[:-1]]
+    return str(PurePosixPath(*folders, sanitise(name) + suffix))
+
+
+def inside(root: Path, relative: str) -> Path:
+    """Return ``root / relative``, refusing anything that would leave `root`.
+
+    Raises
+    ------
+    SecurityError
+        If `relative` is absolute or climbs out of `root`.
+    """
+    candidate = (root / relative).resolve()
+    if PurePosixPath(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
+        raise SecurityError(f"output name {relative!r} would lie outside the output folder", path=root)
+    return candidate

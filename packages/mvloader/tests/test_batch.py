@@ -1,0 +1,261 @@
+"""Batch conversion of a generated tree: manifest, geometry, resume, interruption, Dask."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import nrrd
+import numpy as np
+import pytest
+
+import mvloader
+from mvl.coords import FormatWarning, SecurityError, change_system
+from mvl.coords.testing import assert_same_image, sample_transformation
+from mvl.dicom.testing import oblique_transformation, write_series
+from mvloader.batch import convert_tree
+from mvloader.batch.manifest import read_records
+from mvloader.batch.naming import dicom_output_name, inside, sanitise
+
+MVL = Path(sys.executable).with_name("mvl")
+# The tree holds a deliberately truncated file; listing it warns (asserted in the first test).
+pytestmark = pytest.mark.filterwarnings("ignore:.*skipped 1 unreadable DICOM file")
+
+
+def labelled(patient, study, description, number):
+    def edit(dataset, index):
+        dataset.PatientID = patient
+        dataset.StudyDescription = study
+        dataset.SeriesDescription = description
+        dataset.SeriesNumber = number
+
+    return edit
+
+
+def make_tree(root: Path) -> dict[str, str]:
+    """A small PACS-like export; returns the expected status of each input by source."""
+    write_series(root / "P1" / "s1" / "axial", shape=(8, 7, 6), edit=labelled("P1", "Head", "axial", 2), seed=1)
+    write_series(
+        root / "P1" / "s1" / "oblique",
+        transformation=oblique_transformation(),
+        shape=(6, 8, 5),
+        edit=labelled("P1", "Head", "oblique", 3),
+        seed=2,
+    )
+    gap = write_series(root / "P2" / "s2" / "gap", shape=(6, 6, 7), edit=labelled("P2", "Chest", "gap", 4), seed=3)
+    next(iter(sorted(gap.iterdir())[3:4])).unlink()  # one slice in the middle of the stack goes missing
+    corrupt = write_series(root / "P2" / "s2" / "corrupt", shape=(6, 6, 4), edit=labelled("P2", "Chest", "bad", 5))
+    victim = sorted(corrupt.iterdir())[1]
+    victim.write_bytes(victim.read_bytes()[:300])  # truncated in its header
+    zipped = write_series(root / "tmp-zip", shape=(5, 5, 3), edit=labelled("P3", "Knee", "zipped", 6), seed=4)
+    with zipfile.ZipFile(root / "P3.zip", "w") as archive:
+        for file in sorted(zipped.iterdir()):
+            archive.write(file, f"export/{file.name}")
+            file.unlink()
+    zipped.rmdir()
+    (root / "scans").mkdir()
+    data = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
+    nib.save(nib.Nifti1Image(data, sample_transformation()), root / "scans" / "t1.nii.gz")
+    lps = change_system(sample_transformation((0, 10, 0)), "RAS", "LPS")
+    header = {"space": "left-posterior-superior", "space directions": lps[:3, :3].T, "space origin": lps[:3, 3]}
+    nrrd.write(str(root / "scans" / "t2.nrrd"), data.astype(np.float32), header)
+    (root / "notes.txt").write_text("not an image")
+    return {"gap": "failed", "corrupt": "failed", "axial": "done", "oblique": "done", "P3.zip": "done"}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "export"
+    expected = make_tree(root)
+    return root, expected
+
+
+def status_by_input(records):
+    result = {}
+    for record in records:
+        name = Path(record.source).name if record.source.endswith(".zip") else Path(record.source).parent.name
+        result[name if record.series_uid else Path(record.source).name] = record.status
+    return result
+
+
+def test_manifest_is_complete_and_outputs_keep_their_geometry(tree, tmp_path):
+    root, expected = tree
+    out = tmp_path / "out"
+    seen = []
+    with pytest.warns(FormatWarning, match=r"skipped 1 unreadable DICOM file\(s\): P2/s2/corrupt/"):
+        result = convert_tree(root, out, system="LPS", jobs=1, progress=lambda *counts: seen.append(counts))
+    statuses = status_by_input(result.records)
+    assert statuses == {**expected, "t1.nii.gz": "done", "t2.nrrd": "done"}
+    assert (result.converted, result.skipped, result.failed) == (5, 0, 2)
+    assert not result.ok
+    assert seen[0] == (0, 7, 0) and seen[-1] == (7, 7, 2)
+    failed = {Path(r.source).parent.name: r.error for r in result.records if r.status == "failed"}
+    assert "missing slice" in failed["gap"] or "spacing" in failed["gap"]
+    assert failed["corrupt"]
+    for record in result.records:
+        if record.status != "done":
+            continue
+        source = root / record.source
+        options = {"series_uid": record.series_uid} if record.series_uid else {}
+        original = mvloader.load(source, system="LPS", **options)
+        written = mvloader.load(out / record.output, system="LPS")
+        np.testing.assert_array_equal(written.src_data, original.aligned_data)
+        assert_same_image(original, written.src_data, written.src_transformation, written.src_system, atol=1e-3)
+        assert record.shape == list(original.aligned_data.shape)
+        assert record.output_bytes == (out / record.output).stat().st_size
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    assert len(lines) == 7 and all(json.loads(line)["system"] == "LPS" for line in lines)
+    csv_rows = (out / "manifest.csv").read_text().splitlines()
+    assert len(csv_rows) == 8 and csv_rows[0].startswith("key,source,series_uid,output,status")
+
+
+def test_names_are_patient_study_series_and_stay_inside(tree, tmp_path):
+    root, _ = tree
+    records = convert_tree(root, tmp_path / "out", jobs=1).records
+    outputs = sorted(record.output for record in records)
+    assert any(re.fullmatch(r"P1/Head_[0-9a-f]{8}/002_axial_[0-9a-f]{8}\.nii\.gz", name) for name in outputs)
+    assert any(re.fullmatch(r"P3/Knee_[0-9a-f]{8}/006_zipped_[0-9a-f]{8}\.nii\.gz", name) for name in outputs)
+    assert "scans/t1.nii.gz" in outputs and "scans/t2.nii.gz" in outputs
+    assert len(set(outputs)) == len(outputs)
+    assert sanitise("../../etc/passwd") == "etc_passwd"
+    evil = dicom_output_name(
+        patient_id="../../..",
+        study_date="",
+        study_description="/abs",
+        study_uid="1",
+        series_number="x",
+        series_description="..",
+        series_uid="2",
+        suffix=".nrrd",
+    )
+    assert inside(tmp_path, evil).is_relative_to(tmp_path)
+    with pytest.raises(SecurityError, match="would lie outside the output folder"):
+        inside(tmp_path, "../escape.nii")
+
+
+def test_second_run_converts_nothing_and_retries_failures(tree, tmp_path):
+    root, _ = tree
+    out = tmp_path / "out"
+    first = convert_tree(root, out, jobs=2)
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*.nii.gz")}
+    second = convert_tree(root, out, jobs=2)
+    assert (second.converted, second.skipped, second.failed) == (0, 5, 2)
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*.nii.gz")} == before
+    assert [r.key for r in second.records] == [r.key for r in first.records]
+    # A deleted or truncated output is redone; the rest is still skipped.
+    done = [r for r in first.records if r.status == "done"]
+    (out / done[0].output).unlink()
+    with open(out / done[1].output, "r+b") as stream:
+        stream.truncate(10)
+    third = convert_tree(root, out, jobs=1)
+    assert (third.converted, third.skipped) == (2, 3)
+
+
+SLOW_PLUGIN = """
+import os, time
+from pathlib import Path
+from mvl.coords.formats import Format
+
+def sniff(path):
+    with open(path, "rb") as stream:
+        return stream.read(8) == b"SLOWFMT\\n"
+
+def load(path, *, system="RAS"):
+    marker = Path(os.environ["SLOW_MARKER"])
+    if not marker.exists():  # the first run: announce this worker, then hang until killed
+        marker.write_text(str(os.getpid()))
+        time.sleep(120)
+    import mvloader
+    return mvloader.load(Path(path).with_name("t1.nii.gz"), system=system)
+
+FORMAT = Format("slowfmt", "a deliberately slow test format", (".slow",), sniff, "slowplugin:load")
+"""
+
+
+def install_slow_plugin(folder: Path) -> None:
+    (folder / "slowplugin.py").write_text(SLOW_PLUGIN)
+    info = folder / "slowplugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slowplugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mvl.formats]\nslowfmt = slowplugin:FORMAT\n")
+
+
+def assert_same_outputs(records, folder, reference):
+    """Same voxels and matrices (the gzip framing may differ with the number of threads)."""
+    for record in records:
+        if record.status == "done":
+            got, want = mvloader.load(folder / record.output), mvloader.load(reference / record.output)
+            np.testing.assert_array_equal(got.src_data, want.src_data)
+            np.testing.assert_array_equal(got.src_transformation, want.src_transformation)
+
+
+def comparable(records):
+    return {(r.key, r.status, r.output, tuple(r.shape)) for r in records.values()}
+
+
+def test_killed_worker_then_resume_reaches_the_same_final_state(tree, tmp_path):
+    root, _ = tree
+    (root / "scans" / "stuck.slow").write_bytes(b"SLOWFMT\n")
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    install_slow_plugin(plugin)
+    marker = tmp_path / "slow-worker.pid"
+    env = {**os.environ, "PYTHONPATH": str(plugin), "SLOW_MARKER": str(marker)}
+    out = tmp_path / "out"
+    batch = subprocess.Popen([str(MVL), "batch", root, out, "--jobs", "2", "--quiet"], env=env, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the slow worker never started"
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # a worker dies mid-batch
+    assert batch.wait(timeout=120) == 1
+    interrupted = read_records(out)
+    assert interrupted["slowfmt:scans/stuck.slow"].status == "failed"
+    assert "worker lost" in interrupted["slowfmt:scans/stuck.slow"].error
+    assert not list(out.rglob("*.partial"))
+
+    resumed = subprocess.run([str(MVL), "batch", root, out, "--jobs", "2", "--quiet"], env=env, check=False)
+    assert resumed.returncode == 1  # the gap and the corrupt series still fail, as they should
+    clean = tmp_path / "clean"
+    subprocess.run([str(MVL), "batch", root, clean, "--jobs", "1", "--quiet"], env=env, check=False)
+    assert comparable(read_records(out)) == comparable(read_records(clean))
+    assert_same_outputs(read_records(clean).values(), out, clean)
+
+
+def test_dask_cluster_gives_the_same_manifest(tree, tmp_path):
+    import distributed
+
+    root, _ = tree
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        on_dask = convert_tree(root, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    local = convert_tree(root, tmp_path / "local", jobs=1)
+    assert {(r.key, r.status, r.output, tuple(r.shape)) for r in on_dask.records} == {
+        (r.key, r.status, r.output, tuple(r.shape)) for r in local.records
+    }
+    assert_same_outputs(local.records, tmp_path / "dask", tmp_path / "local")
+
+
+def test_cli_summary_and_exit_code(tree, tmp_path):
+    root, _ = tree
+    result = subprocess.run(
+        [str(MVL), "batch", root, tmp_path / "out", "--to", "nrrd", "--jobs", "1"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "7 inputs: 5 converted, 0 already done, 2 failed" in result.stdout
+    assert result.stdout.count("  failed: ") == 2
+    assert len(list((tmp_path / "out").rglob("*.nrrd"))) == 5
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(OSError, match="the batch root must be a folder"):
+        convert_tree(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(OSError, match="cannot convert to 'png'"):
+        convert_tree(tmp_path, tmp_path / "out", to="png")
