@@ -133,6 +133,22 @@ def test_extra_axes_go_behind_in_their_order(shape, spatial):
     np.testing.assert_array_equal(volume.aligned_data[(..., *extra)], scalar.aligned_data)
 
 
+@pytest.mark.parametrize("system", ["RAS", "SAR", "PIL"])
+def test_aligned_to_src_axes(system):
+    data = np.zeros((2, 3, 4, 5, 6))
+    volume = Volume(data, PERMUTED, "LPS", src_spatial_dimensions=(0, 2, 4), system=system)
+    axes = volume.aligned_to_src_axes
+    assert [data.shape[axis] for axis in axes] == list(volume.aligned_data.shape)
+    assert axes[3:] == (1, 3)
+    # Each aligned spatial axis steps along its source axis: compare the matrices' columns.
+    src_columns = {axis: column for column, axis in enumerate(volume.src_spatial_dimensions)}
+    for aligned_axis, src_axis in enumerate(axes[:3]):
+        np.testing.assert_allclose(
+            np.abs(volume.aligned_transformation[:3, aligned_axis]),
+            np.abs(volume.src_to_aligned_transformation[:3, src_columns[src_axis]]),
+        )
+
+
 def test_memmap_stays_memmap(tmp_path):
     path = tmp_path / "voxels.raw"
     np.arange(60, dtype=np.int16).tofile(path)

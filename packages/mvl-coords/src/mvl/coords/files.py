@@ -13,6 +13,7 @@ the target.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
 import tempfile
@@ -77,21 +78,26 @@ def input_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Pa
 
 
 @contextlib.contextmanager
-def atomic_write(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
+def atomic_write(
+    *targets: str | os.PathLike[str], error_path: str | os.PathLike[str] | None = None
+) -> Iterator[list[Path]]:
     """Write one or more files so that each appears complete or not at all.
 
     Yields a temporary path for each target, in the target's folder. When the block
     finishes without an exception, the temporaries are flushed to disk and renamed
     over their targets (in the order given: put a header that refers to a data file
     last). When the block raises, the temporaries are removed and the targets are left
-    untouched; a :class:`~mvl.coords.SaveError` naming the first target is raised,
-    chained to the cause (an :class:`~mvl.coords.MvlError` raised by the block is
-    re-raised as a SaveError with its message).
+    untouched; a :class:`~mvl.coords.SaveError` naming the first target (or
+    `error_path`) is raised, chained to the cause (an :class:`~mvl.coords.MvlError`
+    raised by the block is re-raised as a SaveError with its message).
 
     Parameters
     ----------
     *targets : str or os.PathLike
         The files to write.
+    error_path : str or os.PathLike, optional
+        The path errors name, if not the first target: e.g. the header of a detached
+        pair, which the user asked for, rather than its data file.
 
     Yields
     ------
@@ -116,11 +122,12 @@ def atomic_write(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
     paths = [Path(target) for target in targets]
     if not paths:
         raise ValueError("atomic_write needs at least one target")
+    named = paths[0] if error_path is None else Path(error_path)
     for target in paths:
         if not target.parent.is_dir():
-            raise SaveError(f"the folder {str(target.parent)!r} does not exist", path=target)
+            raise SaveError(f"the folder {str(target.parent)!r} does not exist", path=named)
         if target.is_dir():
-            raise SaveError("is a folder; give a file name", path=target)
+            raise SaveError(f"{str(target)!r} is a folder; give a file name", path=named)
     temporaries: list[Path] = []
     try:
         for target in paths:
@@ -142,7 +149,7 @@ def atomic_write(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
         if isinstance(error, SaveError) or not isinstance(error, Exception):
             raise
         message = error.message if isinstance(error, MvlError) else f"{type(error).__name__}: {error}"
-        raise SaveError(f"saving failed, nothing was written ({message})", path=paths[0]) from error
+        raise SaveError(f"saving failed, nothing was written ({message})", path=named) from error
 
 
 def _umask() -> int:
@@ -166,25 +173,32 @@ def array_blocks(
     """Yield the bytes of an array in memory order `order`, block by block.
 
     Never copies the whole array: a contiguous array is yielded as slices of its own
-    memory; any other view (flipped, transposed, a memmap slice) is copied one slab of
-    about `block_bytes` at a time. Write the blocks one after the other and the file
-    holds exactly ``array.tobytes(order)``.
+    memory; any other layout (flipped, transposed, a memmap slice, C order written as
+    Fortran order) is copied one slab of about `block_bytes` at a time. When the copy
+    would read memory with large strides (reversing the axes of a C-ordered array for
+    NIfTI or NRRD, which store the first index fastest), each slab is copied in small
+    tiles that stay in the CPU caches: several times faster than a plain transposing
+    copy. Write the blocks one after the other and the file holds exactly
+    ``array.astype(dtype).tobytes(order)``.
 
     Parameters
     ----------
     array : ndarray
         The data; any layout, any numeric dtype.
     order : {"C", "F"}, optional
-        ``"C"``: last index fastest (NRRD, numpy); ``"F"``: first index fastest (NIfTI).
+        ``"C"``: last index fastest (numpy's default); ``"F"``: first index fastest
+        (NIfTI, NRRD).
     dtype : numpy dtype, optional
         Convert each block to this type on the way, e.g. ``">i2"`` for big-endian.
     block_bytes : int, optional
-        Upper bound on the size of copied blocks.
+        Size of copied blocks: at most this, except that a tiled copy takes at least
+        64 bytes' worth of indices along the slowest output axis (32 for int16), so
+        that every cache line it reads is used whole.
 
     Yields
     ------
     memoryview
-        Bytes, in file order.
+        Bytes, in file order; each copied block is a new buffer.
 
     Examples
     --------
@@ -195,9 +209,13 @@ def array_blocks(
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     data = np.asarray(array)
-    as_c = data.T if order == "F" else data  # F-order bytes of a == C-order bytes of a.T
-    target = np.dtype(dtype) if dtype is not None else as_c.dtype
-    yield from _c_blocks(as_c, target, max(block_bytes, 1))
+    source = data.T if order == "F" else data  # F-order bytes of a == C-order bytes of a.T
+    target = np.dtype(dtype) if dtype is not None else source.dtype
+    size = max(block_bytes, 1)
+    if _needs_tiles(source):
+        yield from _tiled_blocks(source, target, size)
+    else:
+        yield from _c_blocks(source, target, size)
 
 
 def _c_blocks(data: np.ndarray[Any, Any], dtype: np.dtype[Any], block_bytes: int) -> Iterator[memoryview]:
@@ -219,3 +237,62 @@ def _c_blocks(data: np.ndarray[Any, Any], dtype: np.dtype[Any], block_bytes: int
     step = max(1, block_bytes // per_slab)
     for start in range(0, data.shape[0], step):
         yield np.ascontiguousarray(data[start : start + step], dtype=dtype).reshape(-1).view(np.uint8).data
+
+
+# Tile lengths in bytes: along the source's fastest axis one cache line, along the
+# destination's fastest axis half a line; one more axis gets _TILE_OTHER items.
+_TILE_SOURCE_BYTES = 64
+_TILE_TARGET_BYTES = 32
+_TILE_OTHER = 64
+
+
+def _fastest_axis(array: np.ndarray[Any, Any]) -> int:
+    """The axis with the smallest stride among those longer than 1."""
+    candidates = [axis for axis in range(array.ndim) if array.shape[axis] > 1]
+    return min(candidates, key=lambda axis: abs(array.strides[axis])) if candidates else array.ndim - 1
+
+
+def _needs_tiles(source: np.ndarray[Any, Any]) -> bool:
+    """Whether a C-order copy of `source` would read it with large strides."""
+    if source.ndim < 2 or source.size == 0 or source.flags.c_contiguous:
+        return False
+    last = source.ndim - 1
+    return _fastest_axis(source) != last and abs(source.strides[last]) > _TILE_SOURCE_BYTES
+
+
+def _tiled_blocks(source: np.ndarray[Any, Any], target: np.dtype[Any], block_bytes: int) -> Iterator[memoryview]:
+    """C-order bytes of `source`, slab by slab along its first axis, each slab copied in tiles."""
+    per_index = source[0].size * target.itemsize
+    if per_index > block_bytes and source.ndim > 2:
+        for sub in source:
+            if _needs_tiles(sub):
+                yield from _tiled_blocks(sub, target, block_bytes)
+            else:
+                yield from _c_blocks(sub, target, block_bytes)
+        return
+    step = max(1, block_bytes // max(per_index, 1))
+    if _fastest_axis(source) == 0:  # a slab as deep as a tile reads each cache line once
+        step = max(step, _TILE_SOURCE_BYTES // source.itemsize)
+    for start in range(0, source.shape[0], step):
+        slab = source[start : start + step]
+        out = np.empty(slab.shape, dtype=target)
+        _tiled_copy(slab, out)
+        yield out.reshape(-1).view(np.uint8).data
+
+
+def _tiled_copy(source: np.ndarray[Any, Any], out: np.ndarray[Any, Any]) -> None:
+    """``out[...] = source`` for a C-contiguous `out`, in cache-sized tiles."""
+    fast = _fastest_axis(source)
+    last = source.ndim - 1
+    others = sorted(
+        (axis for axis in range(source.ndim) if axis not in (fast, last)), key=lambda a: abs(source.strides[a])
+    )
+    tiles = [1] * source.ndim
+    tiles[fast] = max(1, _TILE_SOURCE_BYTES // source.itemsize)
+    tiles[last] = max(1, _TILE_TARGET_BYTES // out.itemsize)
+    if others:
+        tiles[others[0]] = _TILE_OTHER
+    ranges = [range(0, length, tile) for length, tile in zip(source.shape, tiles, strict=True)]
+    for corner in itertools.product(*ranges):
+        window = tuple(slice(start, start + tile) for start, tile in zip(corner, tiles, strict=True))
+        out[window] = source[window]

@@ -219,17 +219,21 @@ def closest_permutation_matrix(matrix: ArrayLike) -> NDArray[np.int64]:
     return result
 
 
-def _unit_columns(matrix: ArrayLike) -> NDArray[np.float64]:
-    """Return a 3x3 matrix with its columns scaled to unit length, or raise GeometryError."""
+def _unit_columns(matrix: ArrayLike, name: str | None = None) -> NDArray[np.float64]:
+    """Return a 3x3 matrix with its columns scaled to unit length, or raise GeometryError.
+
+    `name` (e.g. ``"src_transformation"``) starts the error messages when given.
+    """
+    prefix = f"{name}: " if name else ""
     block = np.asarray(matrix, dtype=np.float64)
     if block.shape != (3, 3):
-        raise GeometryError(f"expected a 3x3 matrix of voxel axis directions, got shape {block.shape}")
+        raise GeometryError(f"{prefix}expected a 3x3 matrix of voxel axis directions, got shape {block.shape}")
     if not np.all(np.isfinite(block)):
-        raise GeometryError(f"the voxel axis directions contain NaN or infinity:\n{block}")
+        raise GeometryError(f"{prefix}the voxel axis directions contain NaN or infinity:\n{block}")
     lengths = np.linalg.norm(block, axis=0)
     if np.any(lengths == 0):
         zero = [int(j) for j in np.flatnonzero(lengths == 0)]
-        raise GeometryError(f"voxel axes {zero} have zero length: the matrix maps them nowhere:\n{block}")
+        raise GeometryError(f"{prefix}voxel axes {zero} have zero length: the matrix maps them nowhere:\n{block}")
     unit: NDArray[np.float64] = block / lengths
     return unit
 

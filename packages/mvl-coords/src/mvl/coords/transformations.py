@@ -70,7 +70,7 @@ def validate_transformation(transformation: object, *, name: str = "transformati
         raise GeometryError(f"{name} contains NaN or infinity:\n{matrix}")
     if not np.array_equal(matrix[3], [0.0, 0.0, 0.0, 1.0]):
         raise GeometryError(f"{name} must have the last row [0, 0, 0, 1], got {matrix[3].tolist()}")
-    unit = _unit_columns(matrix[:3, :3])
+    unit = _unit_columns(matrix[:3, :3], name)
     axes_volume = abs(float(np.linalg.det(unit)))
     if axes_volume < MIN_AXES_VOLUME:
         raise GeometryError(

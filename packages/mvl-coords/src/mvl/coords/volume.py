@@ -199,6 +199,22 @@ class Volume:
         return self._alignment.src_to_world.copy()
 
     @property
+    def aligned_to_src_axes(self) -> tuple[int, ...]:
+        """tuple of int: For each axis of :attr:`aligned_data`, the axis of :attr:`src_data` it comes from.
+
+        Useful to reorder per-axis metadata (kinds, labels) along with the voxels.
+
+        Examples
+        --------
+        >>> Volume(np.zeros((2, 3, 4, 5)), np.eye(4), "RAS", (1, 2, 3), system="SAR").aligned_to_src_axes
+        (3, 2, 1, 0)
+        """
+        spatial = self._src_spatial_dimensions
+        rows = np.abs(self._alignment.aligned_to_src_index[:3, :3]).argmax(axis=0)
+        others = tuple(axis for axis in range(self._src_data.ndim) if axis not in spatial)
+        return tuple(spatial[int(row)] for row in rows) + others
+
+    @property
     def aligned_spacing(self) -> tuple[float, float, float]:
         """tuple of 3 float: World units per voxel along each axis of :attr:`aligned_data`."""
         return self._alignment.spacing

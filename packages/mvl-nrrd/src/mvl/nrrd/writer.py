@@ -32,14 +32,13 @@ from numpy.typing import ArrayLike, NDArray
 import mvl.coords
 from mvl.coords.compression import write_gzip
 from mvl.coords.errors import DataError, FormatWarning, GeometryError, SaveError
-from mvl.coords.files import atomic_write
+from mvl.coords.files import array_blocks, atomic_write
 from mvl.coords.reorientation import normalize_spatial_dimensions
 from mvl.coords.systems import normalize_system
 from mvl.coords.transformations import change_system, validate_transformation
 from mvl.coords.volume import Volume
 
 from ._version import __version__
-from .blocks import nrrd_blocks
 from .fields import (
     PER_AXIS_FIELDS,
     carried,
@@ -242,7 +241,7 @@ def save_volume(
         data = volume.aligned_data
         spatial = (0, 1, 2)
         matrix = volume.get_aligned_transformation(chosen)
-        axis_order = _aligned_axis_order(volume)
+        axis_order = list(volume.aligned_to_src_axes)
     source_header = _source_header(volume)
     fields: dict[str, Any] = {}
     source_kinds = None
@@ -298,14 +297,6 @@ def _same_shape(header: Mapping[str, Any], shape: tuple[int, ...]) -> bool:
         return tuple(int(size) for size in np.asarray(header.get("sizes", ())).ravel()) == tuple(shape)
     except (TypeError, ValueError):
         return False
-
-
-def _aligned_axis_order(volume: Volume) -> list[int]:
-    """For each axis of ``aligned_data``, the axis of ``src_data`` it comes from."""
-    aligned_to_src = np.linalg.inv(volume.src_to_aligned_transformation) @ volume.aligned_transformation
-    spatial = volume.src_spatial_dimensions
-    order = [spatial[int(np.abs(aligned_to_src[:3, column]).argmax())] for column in range(3)]
-    return order + [axis for axis in range(volume.src_data.ndim) if axis not in spatial]
 
 
 def _per_axis(fields: dict[str, Any], axis_order: list[int], target: Path, *, strict: bool) -> dict[str, Any]:
@@ -448,19 +439,14 @@ def _write(
         raise SaveError(f"cannot write the header: {error}", path=target) from error
     conversion = None if file_dtype == data.dtype else file_dtype
     targets = [target] if data_target is None else [data_target, target]
-    try:
-        with atomic_write(*targets) as temporaries:
-            with open(temporaries[-1], "wb") as stream:
-                stream.write(header_bytes)
-                if data_target is None:
-                    _write_data(stream, data, conversion, chosen_encoding, compression_level)
-            if data_target is not None:
-                with open(temporaries[0], "wb") as stream:
-                    _write_data(stream, data, conversion, chosen_encoding, compression_level)
-    except SaveError as error:
-        if data_target is None or error.path == os.fspath(target):
-            raise
-        raise SaveError(f"{error.message} (data file {data_target.name!r})", path=target) from error
+    with atomic_write(*targets, error_path=target) as temporaries:  # the header last: it names the data
+        with open(temporaries[-1], "wb") as stream:
+            stream.write(header_bytes)
+            if data_target is None:
+                _write_data(stream, data, conversion, chosen_encoding, compression_level)
+        if data_target is not None:
+            with open(temporaries[0], "wb") as stream:
+                _write_data(stream, data, conversion, chosen_encoding, compression_level)
 
 
 def _write_data(
@@ -470,7 +456,7 @@ def _write_data(
     encoding: str,
     compression_level: int | None,
 ) -> None:
-    blocks = nrrd_blocks(data, conversion)
+    blocks = array_blocks(data, "F", dtype=conversion)  # NRRD: the first index fastest
     if encoding == "gzip":
         write_gzip(stream, blocks, level=compression_level)
     elif encoding == "bzip2":
