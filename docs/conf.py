@@ -64,6 +64,29 @@ def _compile_inventory(name: str, project_name: str) -> str:
     return str(target)
 
 
+# Pictures of the tutorial, drawn from the example data at every build (not committed).
+_PREVIEWS = {
+    "tutorial-ct-ras.png": ("examples/data/phantom-ct", "RAS", {"series_uid": "1.2.826.0.1.3680043.10.1234.2"}),
+    "tutorial-ct-lps.png": ("examples/data/phantom-ct", "LPS", {"series_uid": "1.2.826.0.1.3680043.10.1234.2"}),
+    "tutorial-t1-ras.png": ("examples/data/phantom-t1.nii.gz", "RAS", {}),
+}
+
+
+def _draw_previews(app: object) -> None:
+    import mvloader
+    from mvloader.preview import render_preview
+
+    target = _HERE / "_generated"
+    target.mkdir(exist_ok=True)
+    for name, (source, system, options) in _PREVIEWS.items():
+        volume = mvloader.load(_HERE.parent / source, system=system, **options)
+        render_preview(volume, target / name, title=f"{source} in {system}")
+
+
+def setup(app: object) -> None:
+    app.connect("builder-inited", _draw_previews)  # type: ignore[attr-defined]
+
+
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3", _compile_inventory("python", "Python")),
     "numpy": ("https://numpy.org/doc/stable", _compile_inventory("numpy", "NumPy")),

@@ -3,6 +3,8 @@ import stat
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mvl.coords import InputError, MvlError, NoImageDataError, SaveError
 from mvl.coords.files import array_blocks, atomic_write, input_file
@@ -167,3 +169,45 @@ def test_array_blocks_copy_little_of_a_large_view():
     sizes = [len(block) for block in array_blocks(array[::-1], "F", block_bytes=1 << 16)]
     assert max(sizes) <= max(1 << 16, rows * array[..., 0].nbytes) < array.nbytes // 4
     assert sum(sizes) == array.nbytes
+
+
+def joined(array, dtype=None, **options):
+    return b"".join(bytes(block) for block in array_blocks(array, "F", dtype=dtype, **options))
+
+
+@st.composite
+def layouts(draw):
+    ndim = draw(st.integers(2, 5))
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim)))
+    dtype = draw(st.sampled_from(["u1", "<i2", ">i2", "<f4", "<f8", "<c8"]))
+    base = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape).astype(dtype)
+    if draw(st.booleans()):
+        base = np.asfortranarray(base)
+    permutation = draw(st.permutations(range(ndim)))
+    flips = tuple(slice(None, None, -1) if draw(st.booleans()) else slice(None) for _ in range(ndim))
+    return base.transpose(permutation)[flips]
+
+
+@settings(max_examples=300, deadline=None)
+@given(array=layouts(), block_bytes=st.sampled_from([1, 7, 64, 500, 1 << 22]), swap=st.booleans())
+def test_fortran_bytes_of_any_layout_type_and_block_size(array, block_bytes, swap):
+    target = array.dtype.newbyteorder("S") if swap else None
+    expected = (array.astype(target) if swap else array).tobytes("F")
+    assert joined(array, target, block_bytes=block_bytes) == expected
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_large_volume_in_tiles(order):
+    array = np.asarray(np.arange(37 * 300 * 65, dtype=np.int16).reshape(37, 300, 65), order=order)
+    assert joined(array, block_bytes=50_000) == array.tobytes("F")
+
+
+def test_fortran_arrays_are_not_copied():
+    array = np.asfortranarray(np.arange(1000, dtype=np.int32).reshape(10, 10, 10))
+    assert all(np.shares_memory(np.frombuffer(block, np.uint8), array) for block in array_blocks(array, "F"))
+
+
+def test_structured_rgb():
+    rgb = np.zeros((4, 5, 6), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rgb["B"] = np.arange(120).reshape(4, 5, 6)
+    assert joined(rgb, block_bytes=40) == rgb.tobytes("F")

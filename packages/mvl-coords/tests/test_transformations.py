@@ -43,7 +43,7 @@ def test_validate_rejects(matrix, message):
 def test_validate_names_the_matrix():
     with pytest.raises(GeometryError, match=r"^src_transformation must be a 4x4"):
         validate_transformation(np.eye(3), name="src_transformation")
-    with pytest.raises(GeometryError, match=r"^src_transformation: voxel axes \[0\] have zero length"):
+    with pytest.raises(GeometryError, match=r"^src_transformation is unusable: voxel axes \[0\] have zero length"):
         validate_transformation(np.diag([0.0, 1, 1, 1]), name="src_transformation")
 
 

@@ -160,7 +160,9 @@ def test_bad_arguments(tmp_path):
         save_image(target, np.zeros((2, 3)), np.eye(4))
     with pytest.raises(GeometryError, match=re.escape(f"{target}: transformation is singular")):
         save_image(target, DATA, [[1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]])
-    with pytest.raises(GeometryError, match=re.escape(f"{target}: transformation: voxel axes [2] have zero length")):
+    with pytest.raises(
+        GeometryError, match=re.escape(f"{target}: transformation is unusable: voxel axes [2] have zero length")
+    ):
         save_image(target, DATA, np.diag([1, 1, 0, 1]))
     with pytest.raises(DataError, match="kinds needs 3 entries"):
         save_image(target, DATA, np.eye(4), kinds=["domain"])

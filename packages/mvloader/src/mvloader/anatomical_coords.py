@@ -111,7 +111,7 @@ def validate_permutation_matrix(perm: ArrayLike) -> None:
 
 
 def validate_transformation_matrix(mat: ArrayLike, tol: float = 1e-3) -> None:
-    """Raise ValueError unless `mat` is a homogeneous matrix whose normalised rotation has |det| close to 1."""
+    """Raise ValueError unless `mat` is homogeneous and its normalised rotation has a determinant of about +-1."""
     matrix = np.asarray(mat, dtype=np.float64)
     rotation = matrix[:-1, :-1] / np.linalg.norm(matrix[:-1, :-1], axis=0)
     determinant = abs(float(np.linalg.det(rotation)))

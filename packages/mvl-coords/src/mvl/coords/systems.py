@@ -224,7 +224,7 @@ def _unit_columns(matrix: ArrayLike, name: str | None = None) -> NDArray[np.floa
 
     `name` (e.g. ``"src_transformation"``) starts the error messages when given.
     """
-    prefix = f"{name}: " if name else ""
+    prefix = f"{name} is unusable: " if name else ""
     block = np.asarray(matrix, dtype=np.float64)
     if block.shape != (3, 3):
         raise GeometryError(f"{prefix}expected a 3x3 matrix of voxel axis directions, got shape {block.shape}")

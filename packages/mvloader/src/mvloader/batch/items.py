@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..loading import load, save
@@ -54,7 +54,7 @@ def convert_item(item: Item, root: str, output_folder: str, system: str, gzip_th
     if gzip_threads is not None:
         os.environ["MVL_GZIP_THREADS"] = str(gzip_threads)
     started = time.perf_counter()
-    base = {"key": item.key, "source": item.source, "series_uid": item.series_uid, "output": item.output}
+    failed = Record(item.key, item.source, item.series_uid, item.output, status="failed", system=system)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -66,22 +66,16 @@ def convert_item(item: Item, root: str, output_folder: str, system: str, gzip_th
             if target.name.lower().endswith((".nrrd", ".nhdr")):
                 save_options["src_system"] = False  # write in `system` where NRRD can state it
             save(target, volume, **save_options)
-        notes = "; ".join(sorted({str(warning.message) for warning in caught}))
-        return Record(
-            **base,
+        return replace(
+            failed,
             status="done",
-            system=system,
             shape=[int(n) for n in volume.aligned_data.shape],
             spacing=[round(float(s), 6) for s in volume.aligned_spacing],
-            warnings=notes,
+            warnings="; ".join(sorted({str(warning.message) for warning in caught})),
             output_bytes=target.stat().st_size,
             seconds=round(time.perf_counter() - started, 4),
         )
     except Exception as error:  # one bad input never stops the batch: it is recorded instead
-        return Record(
-            **base,
-            status="failed",
-            system=system,
-            error=f"{type(error).__name__}: {error}",
-            seconds=round(time.perf_counter() - started, 4),
+        return replace(
+            failed, error=f"{type(error).__name__}: {error}", seconds=round(time.perf_counter() - started, 4)
         )

@@ -50,7 +50,7 @@ class Record:
     error : str
         The error message on failure.
     warnings : str
-        Warnings raised while loading or saving (e.g. an assumed geometry), ``; ``-joined.
+        Warnings raised while loading or saving (e.g. an assumed geometry), joined by semicolons.
     output_bytes : int
         Size of the output file, checked when a re-run decides to skip the input.
     seconds : float

@@ -216,10 +216,10 @@ def _run_on_dask(items: list[Item], arguments: tuple[str, str, str], scheduler: 
         from distributed import as_completed as dask_completed
     except ImportError as error:
         raise MissingDependencyError('a Dask scheduler needs dask.distributed: pip install "mvloader[dask]"') from error
-    with Client(scheduler) as client:
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
         futures = {client.submit(convert_item, item, *arguments, pure=False): item for item in items}
         try:
-            for future in dask_completed(futures):
+            for future in dask_completed(futures):  # type: ignore[no-untyped-call]
                 yield _outcome(future, futures[future], arguments[2])
         except BaseException:
             client.cancel(list(futures))
