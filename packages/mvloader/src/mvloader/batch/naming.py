@@ -32,8 +32,8 @@ def sanitise(text: str, *, fallback: str = "unknown", limit: int = 64) -> str:
     'unknown'
     """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    cleaned = _UNSAFE.sub("_", ascii_text).strip("._-")
-    cleaned = re.sub(r"\.{2,}", ".", cleaned)[:limit].strip("._-")
+    cleaned = re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", ascii_text))  # no "..": never a way up
+    cleaned = re.sub(r"_{2,}", "_", cleaned).strip("._-")[:limit].strip("._-")
     return cleaned or fallback
 
 
@@ -59,7 +59,7 @@ def dicom_output_name(
     >>> dicom_output_name(patient_id="P01", study_date="20260101", study_description="CT Head",
     ...     study_uid="1.2.3", series_number="2", series_description="axial 1mm", series_uid="1.2.3.4",
     ...     suffix=".nii.gz")
-    'P01/20260101_CT_Head_5f4c4ff3/002_axial_1mm_1c59a6ae.nii.gz'
+    'P01/20260101_CT_Head_c47f5b18/002_axial_1mm_6694f83c.nii.gz'
     """
     patient = sanitise(patient_id, fallback="anonymous")
     study = "_".join(
