@@ -156,3 +156,55 @@ def test_thread_count_from_the_environment(monkeypatch):
     for ignored in ("0", "many", ""):
         monkeypatch.setenv("MVL_GZIP_THREADS", ignored)
         assert compression._default_threads() == min(4, compression._usable_cpus())
+
+
+@pytest.fixture(params=["in memory", "file after a header"])
+def open_stream(request, tmp_path):
+    """Streams of both kinds: in memory (read) and a file positioned after a text header (mapped)."""
+    opened = []
+
+    def make(blob):
+        if request.param == "in memory":
+            return io.BytesIO(blob)
+        path = tmp_path / f"data{len(opened)}.nrrd"
+        path.write_bytes(b"NRRD0004\nencoding: gzip\n\n" + blob)
+        stream = open(path, "rb")
+        stream.readline(), stream.readline(), stream.readline()
+        opened.append(stream)
+        return stream
+
+    yield make
+    for stream in opened:
+        stream.close()
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda b: b, None),
+        (lambda b: b[:-6] + bytes([b[-6] ^ 1]) + b[-5:], r"corrupt gzip stream"),
+        (lambda b: b[: len(b) // 2], r"truncated gzip stream"),
+        (lambda b: b + b"garbage", r"unexpected bytes after the gzip data"),
+        (lambda b: b + gzip.compress(b"more") + b"\0" * 10, None),
+    ],
+)
+def test_files_and_memory_streams_behave_the_same(open_stream, backend, corrupt, message):
+    blob = corrupt(gzip.compress(DATA))
+    reader = GzipReader(open_stream(blob), path="scan.nrrd", backend=backend)
+    buffer = bytearray(len(DATA))
+    if message is None:
+        assert reader.readinto(buffer) == len(DATA) and bytes(buffer) == DATA
+        assert reader.finish(allowed_extra=4) in (0, 4)
+        return
+    with pytest.raises(FormatError, match=message):
+        reader.readinto(buffer)
+        reader.finish()
+
+
+def test_a_mapped_file_is_not_read_into_memory(tmp_path, backend):
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(DATA))
+    with open(path, "rb") as stream:
+        reader = GzipReader(stream, backend=backend)
+        assert reader._mapped is not None and len(reader._mapped) == path.stat().st_size
+        assert reader.read(len(DATA)) == DATA

@@ -86,7 +86,21 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
     if not records:
         out.write("no DICOM series found\n")
         return 0
-    columns = [key for key in records[0] if not isinstance(records[0][key], (list, dict))]
+    for record in records:
+        record["size"] = f"{record.get('rows')}x{record.get('columns')}" if record.get("rows") else "?"
+    wanted = [
+        "uid",
+        "number",
+        "modality",
+        "description",
+        "patient_id",
+        "files",
+        "frames",
+        "size",
+        "orientation",
+        "path",
+    ]
+    columns = [key for key in wanted if key in records[0]]
     widths = {key: min(48, max(len(key), *(len(str(record.get(key, ""))) for record in records))) for key in columns}
     out.write("  ".join(key.ljust(widths[key]) for key in columns).rstrip() + "\n")
     for record in records:

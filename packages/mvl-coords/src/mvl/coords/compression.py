@@ -19,7 +19,10 @@ Writing (:func:`write_gzip`) compresses blocks of bytes, on several threads with
 from __future__ import annotations
 
 import importlib
+import io
+import mmap
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -38,7 +41,8 @@ _THREADED: Final = {"isal": "isal.igzip_threaded", "zlib-ng": "zlib_ng.gzip_ng_t
 _DEFAULT_LEVELS: Final = {"isal": 2, "zlib-ng": 2, "zlib": 1}
 _GZIP_WBITS: Final = 31
 _MAGIC: Final = b"\x1f\x8b"
-_STEP: Final = 1 << 22  # bytes of input read, and at most of output produced, per step
+_STEP: Final = 1 << 22  # at most this many bytes of output per step
+_INPUT_STEP: Final = 1 << 20  # compressed bytes fed per step: their output fits one step
 
 
 @dataclass(frozen=True)
@@ -150,10 +154,12 @@ class GzipReader:
         self._between_members = False
         self._finished = False  # every member read and verified
         self._produced = 0
-        head = stream.read(2)
+        self._mapped = _map_rest(stream)  # the compressed bytes without copying them, when a file
+        self._offset = 0
+        head = bytes(self._read(2))
         if head != _MAGIC:
             raise FormatError(f"not a gzip stream (starts with {head!r}, expected {_MAGIC!r})", path=path)
-        self._input = head
+        self._input: bytes | memoryview = head
         self._new_member()
 
     @property
@@ -165,6 +171,14 @@ class GzipReader:
     def produced(self) -> int:
         """int: Bytes inflated so far."""
         return self._produced
+
+    def _read(self, size: int) -> bytes | memoryview:
+        """The next `size` bytes of compressed input (fewer at the end): a slice of the map, or read."""
+        if self._mapped is None:
+            return self._stream.read(size)
+        chunk = self._mapped[self._offset : self._offset + size]
+        self._offset += len(chunk)
+        return chunk
 
     def _new_member(self) -> None:
         self._decompressor = self._backend.module.decompressobj(wbits=_GZIP_WBITS)
@@ -178,8 +192,8 @@ class GzipReader:
         while not self._finished:
             if self._between_members:
                 if len(self._input) < len(_MAGIC):
-                    self._input += self._stream.read(_STEP)
-                if self._input.startswith(_MAGIC):
+                    self._input = bytes(self._input) + bytes(self._read(_INPUT_STEP))
+                if bytes(self._input[: len(_MAGIC)]) == _MAGIC:
                     self._new_member()
                     continue
                 self._check_padding()
@@ -188,7 +202,7 @@ class GzipReader:
             decompressor = self._decompressor
             stream_ended = False
             if not self._input:
-                self._input = self._stream.read(_STEP)
+                self._input = self._read(_INPUT_STEP)
                 stream_ended = not self._input
             try:
                 output: bytes = decompressor.decompress(self._input, limit)
@@ -213,9 +227,9 @@ class GzipReader:
         """After the last member only zero bytes may follow (tape-style padding)."""
         rest = self._input
         while rest:
-            if rest.strip(b"\0"):
+            if bytes(rest).strip(b"\0"):
                 raise self._fail(f"unexpected bytes after the gzip data (after {self._produced} inflated bytes)")
-            rest = self._stream.read(_STEP)
+            rest = self._read(_INPUT_STEP)
         self._input = b""
 
     def readinto(self, buffer: Any) -> int:
@@ -274,6 +288,23 @@ class GzipReader:
                     f"(stopped after {extra} more); refusing to inflate it further",
                     path=self._path,
                 )
+
+
+def _map_rest(stream: IO[bytes]) -> memoryview | None:
+    """The rest of a regular file from the stream's position, memory-mapped read-only; else None.
+
+    Feeding the inflater slices of the map saves copying the whole compressed file into
+    Python bytes (about a sixth of the time of a gzip load).
+    """
+    try:
+        descriptor = stream.fileno()
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        position = stream.tell()
+        mapped = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None  # a pipe, a socket, an in-memory stream, an empty file
+    return memoryview(mapped)[position:]
 
 
 def write_gzip(
