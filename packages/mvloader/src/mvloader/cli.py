@@ -249,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("output", help="output folder (created); holds manifest.jsonl and manifest.csv")
     batch.add_argument("--to", default="nii.gz", choices=["nii.gz", "nii", "nrrd", "nhdr"], help="output format")
     batch.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
-    batch.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per CPU)")
+    batch.add_argument("--jobs", type=int, default=None, help="CPUs to use: worker processes (default: all CPUs)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     batch.set_defaults(run=_batch)
     return parser

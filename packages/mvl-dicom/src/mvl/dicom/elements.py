@@ -9,6 +9,7 @@ value is an error that names the element, never a silently wrong number.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Sequence
@@ -251,6 +252,13 @@ def decode_floats(raw: bytes | None, tag: int, vr: str, little_endian: bool = Tr
     """
     if raw is None:
         return None
+    values = _floats(bytes(raw), tag, vr, little_endian)
+    return None if values is None else list(values)
+
+
+@functools.lru_cache(maxsize=16384)
+def _floats(raw: bytes, tag: int, vr: str, little_endian: bool) -> tuple[float, ...] | None:
+    """Decode once per distinct raw value: a series repeats most of them on every slice."""
     if vr in _BINARY_FORMATS:
         code = _BINARY_FORMATS[vr]
         width = struct.calcsize(code)
@@ -269,7 +277,7 @@ def decode_floats(raw: bytes | None, tag: int, vr: str, little_endian: bool = Tr
     if not all(math.isfinite(value) for value in values):
         shown = raw.decode("latin-1").strip(" \x00") if vr not in _BINARY_FORMATS else str(values)
         raise FormatError(f"{describe(tag)} holds {shown!r}: NaN or infinite numbers are not valid here")
-    return values
+    return tuple(values)
 
 
 def decode_ints(raw: bytes | None, tag: int, vr: str, little_endian: bool = True) -> list[int] | None:
@@ -287,12 +295,20 @@ def decode_ints(raw: bytes | None, tag: int, vr: str, little_endian: bool = True
     >>> decode_ints(b"12 ", 0x00200013, "IS")
     [12]
     """
-    values = decode_floats(raw, tag, vr, little_endian)
+    if raw is None:
+        return None
+    values = _ints(bytes(raw), tag, vr, little_endian)
+    return None if values is None else list(values)
+
+
+@functools.lru_cache(maxsize=16384)
+def _ints(raw: bytes, tag: int, vr: str, little_endian: bool) -> tuple[int, ...] | None:
+    values = _floats(raw, tag, vr, little_endian)
     if values is None:
         return None
     if not all(value == int(value) for value in values):
-        raise FormatError(f"{describe(tag)} holds {values}, expected whole numbers")
-    return [int(value) for value in values]
+        raise FormatError(f"{describe(tag)} holds {list(values)}, expected whole numbers")
+    return tuple(int(value) for value in values)
 
 
 def first(values: Sequence[float] | Sequence[int] | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 from mvl.coords import InputError, MissingDependencyError, normalize_system
 
+from .. import registry
 from .discovery import discover
 from .items import Item, convert_item
 from .manifest import MANIFEST_JSONL, Record, append_record, read_records, write_csv
@@ -104,8 +106,9 @@ def convert_tree(
     system : str, optional
         The anatomical system the outputs are aligned to (default ``"RAS"``).
     jobs : int, optional
-        Worker processes on this machine; by default the number of usable CPUs.
-        ``1`` converts in this process.
+        How many CPUs to use on this machine (by default all usable ones): as many
+        worker processes, each compressing on one thread (or, with fewer inputs than
+        `jobs`, on several). ``1`` converts one input after the other in this process.
     scheduler : str, optional
         Address of a running Dask distributed scheduler (``tcp://host:port``): convert
         on its workers instead, which must see `root` and `output_folder` under the
@@ -174,12 +177,15 @@ def _run(
     if scheduler:
         yield from _run_on_dask(items, arguments, scheduler)
         return
-    workers = jobs or _usable_cpus()
-    if workers <= 1 or len(items) <= 1:
-        for item in items:
-            yield convert_item(item, *arguments)
+    _preload(items, target)
+    budget = max(1, jobs or _usable_cpus())  # CPUs the batch may use, like make -j
+    workers = min(budget, len(items))
+    threads = max(1, budget // max(workers, 1))  # gzip threads per worker: together within the budget
+    if workers <= 1:
+        with _gzip_threads(threads):
+            for item in items:
+                yield convert_item(item, *arguments)
         return
-    threads = max(1, _usable_cpus() // workers)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future[Record], Item] = {
             pool.submit(convert_item, item, *arguments, threads): item for item in items
@@ -224,6 +230,31 @@ def _run_on_dask(items: list[Item], arguments: tuple[str, str, str], scheduler: 
         except BaseException:
             client.cancel(list(futures))
             raise
+
+
+def _preload(items: list[Item], target: Path) -> None:
+    """Import the loaders and the saver now: forked workers inherit them instead of each
+    importing nibabel, pydicom & co. on their first input."""
+    formats = registry.installed_formats()
+    for name in {item.format for item in items}:
+        if name in formats:
+            formats[name].loader()
+    if items:
+        registry.format_for_saving(target / items[0].output).saver()
+
+
+@contextlib.contextmanager
+def _gzip_threads(threads: int) -> Iterator[None]:
+    """Limit this process's compression threads for the duration of a batch."""
+    before = os.environ.get("MVL_GZIP_THREADS")
+    os.environ["MVL_GZIP_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["MVL_GZIP_THREADS"]
+        else:
+            os.environ["MVL_GZIP_THREADS"] = before
 
 
 def _usable_cpus() -> int:
