@@ -111,3 +111,26 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_wrong_usage_is_exit_code_2():
     assert mvl("info", check=False).returncode == 2
     assert mvl("info", NIFTI, "--system", "RAR", check=False).returncode == 2
+
+
+def test_progress_on_a_terminal_and_quiet_silences_it():
+    import io
+
+    from mvloader.cli import _Status
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    status = _Status(quiet=False, stream=terminal)
+    status("loading x")
+    status.phase("headers", 40, 40)
+    status.done()
+    assert "loading x: headers 40/40 ..." in terminal.getvalue() and terminal.getvalue().endswith(" s\n")
+    silent = Terminal()
+    quiet = _Status(quiet=True, stream=silent)
+    quiet("loading x")
+    quiet.phase("pixels", 1, 2)
+    quiet.done()
+    assert silent.getvalue() == ""

@@ -32,12 +32,26 @@ class _Status:
         self.stream = stream or sys.stderr
         self.active = not quiet and self.stream.isatty()
         self._started = time.perf_counter()
+        self._message = ""
+        self._shown = 0.0
 
     def __call__(self, message: str) -> None:
         if self.active:
             self._started = time.perf_counter()
+            self._message = message
+            self._shown = 0.0
             self.stream.write(f"\r\x1b[2K{message} ...")
             self.stream.flush()
+
+    def phase(self, phase: str, done: int, total: int | None) -> None:
+        """A loader's progress callback: ``phase(name, done, total)``, shown at most 10 times a second."""
+        now = time.perf_counter()
+        if not self.active or (now - self._shown < 0.1 and done != total):
+            return
+        self._shown = now
+        count = f"{done}/{total}" if total else str(done)
+        self.stream.write(f"\r\x1b[2K{self._message}: {phase} {count} ...")
+        self.stream.flush()
 
     def done(self) -> None:
         if self.active:
@@ -59,6 +73,8 @@ def _load(args: argparse.Namespace, status: _Status) -> tuple[Volume, str]:
         if fmt.name != "dicom":
             raise InputError(f"--series applies to DICOM input only; this is {fmt.name}", path=args.path)
         options["series_uid"] = args.series
+    if fmt.name == "dicom" and status.active:
+        options["progress"] = status.phase  # headers and pixels of a long series
     status(f"loading {args.path} ({fmt.name})")
     volume = load(args.path, system=args.system, format=fmt.name, **options)
     status.done()
