@@ -1,3 +1,4 @@
+import bz2
 import contextlib
 import gzip
 import io
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from mvl.coords import FormatError, MissingDependencyError, ResourceLimitError
-from mvl.coords.compression import BACKENDS, GzipReader, gzip_backend, write_gzip
+from mvl.coords.compression import BACKENDS, Bzip2Reader, GzipReader, gzip_backend, write_gzip
 
 
 def installed_backends():
@@ -161,21 +162,18 @@ def test_thread_count_from_the_environment(monkeypatch):
 @pytest.fixture(params=["in memory", "file after a header"])
 def open_stream(request, tmp_path):
     """Streams of both kinds: in memory (read) and a file positioned after a text header (mapped)."""
-    opened = []
+    with contextlib.ExitStack() as files:
 
-    def make(blob):
-        if request.param == "in memory":
-            return io.BytesIO(blob)
-        path = tmp_path / f"data{len(opened)}.nrrd"
-        path.write_bytes(b"NRRD0004\nencoding: gzip\n\n" + blob)
-        stream = open(path, "rb")
-        stream.readline(), stream.readline(), stream.readline()
-        opened.append(stream)
-        return stream
+        def make(blob):
+            if request.param == "in memory":
+                return io.BytesIO(blob)
+            path = tmp_path / f"data{len(list(tmp_path.iterdir()))}.nrrd"
+            path.write_bytes(b"NRRD0004\nencoding: gzip\n\n" + blob)
+            stream = files.enter_context(open(path, "rb"))
+            stream.readline(), stream.readline(), stream.readline()
+            return stream
 
-    yield make
-    for stream in opened:
-        stream.close()
+        yield make
 
 
 @pytest.mark.parametrize(
@@ -208,3 +206,22 @@ def test_a_mapped_file_is_not_read_into_memory(tmp_path, backend):
         reader = GzipReader(stream, backend=backend)
         assert reader._mapped is not None and len(reader._mapped) == path.stat().st_size
         assert reader.read(len(DATA)) == DATA
+
+
+def test_bzip2_reader_members_and_garbage():
+    reader = Bzip2Reader(io.BytesIO(bz2.compress(b"a" * 10) + bz2.compress(b"b" * 5)))
+    assert reader.read(100) == b"a" * 10 + b"b" * 5
+    assert reader.finish() == 0
+    reader = Bzip2Reader(io.BytesIO(bz2.compress(b"abc") + b"trailing"), path="x.raw.bz2")
+    with pytest.raises(FormatError, match=r"x.raw.bz2: corrupt bzip2 stream: unexpected bytes after the bzip2 data"):
+        reader.read(10)
+    reader = Bzip2Reader(io.BytesIO(bz2.compress(b"abcdef")[:-5]), path="x.raw.bz2")
+    with pytest.raises(FormatError, match=r"x.raw.bz2: truncated bzip2 stream"):
+        reader.read(10)
+
+
+def test_bzip2_reader_stops_past_the_allowance():
+    reader = Bzip2Reader(io.BytesIO(bz2.compress(bytes(1 << 20))), path="x.raw.bz2")
+    assert reader.read(10) == bytes(10)
+    with pytest.raises(ResourceLimitError, match=r"x\.raw\.bz2: the bzip2 stream decompresses beyond the 10 bytes"):
+        reader.finish(allowed_extra=1000)

@@ -18,6 +18,7 @@ Writing (:func:`write_gzip`) compresses blocks of bytes, on several threads with
 
 from __future__ import annotations
 
+import bz2
 import importlib
 import io
 import mmap
@@ -30,7 +31,7 @@ from typing import IO, Any, Final
 
 from .errors import FormatError, MissingDependencyError, ResourceLimitError
 
-__all__ = ["BACKENDS", "GzipBackend", "GzipReader", "gzip_backend", "write_gzip"]
+__all__ = ["BACKENDS", "Bzip2Reader", "GzipBackend", "GzipReader", "gzip_backend", "write_gzip"]
 
 #: Backend names, fastest first.
 BACKENDS: Final = ("isal", "zlib-ng", "zlib")
@@ -112,7 +113,86 @@ def gzip_backend(name: str | None = None) -> GzipBackend:
     return backend
 
 
-class GzipReader:
+class _BoundedReader:
+    """Decompression into caller buffers, step by step, never more than asked for.
+
+    Subclasses implement ``_step(limit)`` (up to `limit` decompressed bytes; ``b""`` only
+    at the verified end of the whole stream) and count what they produce in
+    ``_produced``; ``_kind`` and ``_verb`` name the format and what it does in messages.
+    """
+
+    _kind = "compressed"
+    _verb, _verbs = "decompress", "decompresses"
+    _path: str | os.PathLike[str] | None
+    _produced: int
+
+    def _step(self, limit: int) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def produced(self) -> int:
+        """int: Bytes decompressed so far."""
+        return self._produced
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` (any writable buffer: bytearray, numpy array, memoryview).
+
+        Returns
+        -------
+        int
+            Bytes written: ``len(buffer)`` in bytes unless the stream ended first.
+        """
+        target = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(target):
+            chunk = self._step(min(len(target) - filled, _STEP))
+            if not chunk:
+                break
+            target[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return filled
+
+    def read(self, size: int) -> bytes:
+        """Return up to `size` decompressed bytes (fewer only at the end of the stream)."""
+        buffer = bytearray(size)
+        return bytes(buffer[: self.readinto(buffer)])
+
+    def finish(self, *, allowed_extra: int = 0) -> int:
+        """Decompress and verify the rest of the stream; return how many bytes it still held.
+
+        Parameters
+        ----------
+        allowed_extra : int, optional
+            How many decompressed bytes beyond what was read are tolerated.
+
+        Returns
+        -------
+        int
+            The number of bytes decompressed here (at most `allowed_extra`).
+
+        Raises
+        ------
+        ResourceLimitError
+            If the stream decompresses to more than `allowed_extra` further bytes: it
+            was stopped there, not decompressed to the end.
+        FormatError
+            If the rest of the stream is corrupt or truncated.
+        """
+        extra = 0
+        while True:
+            chunk = self._step(min(_STEP, allowed_extra - extra + 1))
+            if not chunk:
+                return extra
+            extra += len(chunk)
+            if extra > allowed_extra:
+                raise ResourceLimitError(
+                    f"the {self._kind} stream {self._verbs} beyond the {self._produced - extra} bytes the header "
+                    f"declares (stopped after {extra} more); refusing to {self._verb} it further",
+                    path=self._path,
+                )
+
+
+class GzipReader(_BoundedReader):
     """Inflate a gzip stream step by step into caller buffers, verifying every member.
 
     Parameters
@@ -149,7 +229,7 @@ class GzipReader:
         self._stream = stream
         self._path = path
         self._backend = backend or gzip_backend()
-        self._input = b""
+        self._input: bytes | memoryview = b""
         self._decompressor: Any = None
         self._between_members = False
         self._finished = False  # every member read and verified
@@ -159,18 +239,13 @@ class GzipReader:
         head = bytes(self._read(2))
         if head != _MAGIC:
             raise FormatError(f"not a gzip stream (starts with {head!r}, expected {_MAGIC!r})", path=path)
-        self._input: bytes | memoryview = head
+        self._input = head
         self._new_member()
 
     @property
     def backend(self) -> GzipBackend:
         """GzipBackend: The implementation in use."""
         return self._backend
-
-    @property
-    def produced(self) -> int:
-        """int: Bytes inflated so far."""
-        return self._produced
 
     def _read(self, size: int) -> bytes | memoryview:
         """The next `size` bytes of compressed input (fewer at the end): a slice of the map, or read."""
@@ -179,6 +254,9 @@ class GzipReader:
         chunk = self._mapped[self._offset : self._offset + size]
         self._offset += len(chunk)
         return chunk
+
+    _kind = "gzip"
+    _verb, _verbs = "inflate", "inflates"
 
     def _new_member(self) -> None:
         self._decompressor = self._backend.module.decompressobj(wbits=_GZIP_WBITS)
@@ -232,62 +310,80 @@ class GzipReader:
             rest = self._read(_INPUT_STEP)
         self._input = b""
 
-    def readinto(self, buffer: Any) -> int:
-        """Fill `buffer` (any writable buffer: bytearray, numpy array, memoryview).
 
-        Returns
-        -------
-        int
-            Bytes written: ``len(buffer)`` in bytes unless the stream ended first.
-        """
-        target = memoryview(buffer).cast("B")
-        filled = 0
-        while filled < len(target):
-            chunk = self._step(min(len(target) - filled, _STEP))
-            if not chunk:
+class Bzip2Reader(_BoundedReader):
+    """Decompress a bzip2 stream (one or more members) step by step into caller buffers.
+
+    The same contract as :class:`GzipReader`, on the standard library's :mod:`bz2`:
+    streams of several members (as ``pbzip2`` writes them) are read whole, anything
+    else after the last member is an error, and :meth:`finish` refuses to decompress
+    more than an allowance beyond what was read (bzip2 bombs).
+
+    Parameters
+    ----------
+    stream : binary file object
+        Positioned at the start of the bzip2 data.
+    path : str or os.PathLike, optional
+        Named in errors.
+
+    Examples
+    --------
+    >>> import io
+    >>> reader = Bzip2Reader(io.BytesIO(bz2.compress(b"abc") + bz2.compress(b"def")))
+    >>> reader.read(4), reader.read(9), reader.finish()
+    (b'abcd', b'ef', 0)
+    """
+
+    def __init__(self, stream: IO[bytes], *, path: str | os.PathLike[str] | None = None) -> None:
+        self._stream = stream
+        self._path = path
+        self._decompressor = bz2.BZ2Decompressor()
+        self._pending = b""
+        self._done = False
+        self._produced = 0
+
+    _kind = "bzip2"
+
+    def _fail(self, problem: str) -> FormatError:
+        return FormatError(
+            f"corrupt bzip2 stream: {problem} (after {self._produced} decompressed bytes)", path=self._path
+        )
+
+    def _step(self, limit: int) -> bytes:
+        while not self._done:
+            decompressor = self._decompressor
+            if decompressor.needs_input and not self._pending:
+                self._pending = self._stream.read(_STEP)
+                if not self._pending:
+                    raise FormatError(
+                        f"truncated bzip2 stream: it ends inside a member, after {self._produced} decompressed bytes",
+                        path=self._path,
+                    )
+            data, self._pending = self._pending, b""
+            try:
+                output = decompressor.decompress(data, limit)
+            except (OSError, EOFError, ValueError) as error:
+                raise self._fail(str(error)) from error
+            if decompressor.eof:
+                self._next_member(decompressor.unused_data)
+            if output:
+                self._produced += len(output)
+                return output
+        return b""
+
+    def _next_member(self, rest: bytes) -> None:
+        while len(rest) < 3:
+            more = self._stream.read(_STEP)
+            if not more:
                 break
-            target[filled : filled + len(chunk)] = chunk
-            filled += len(chunk)
-        return filled
-
-    def read(self, size: int) -> bytes:
-        """Return up to `size` inflated bytes (fewer only at the end of the stream)."""
-        buffer = bytearray(size)
-        return bytes(buffer[: self.readinto(buffer)])
-
-    def finish(self, *, allowed_extra: int = 0) -> int:
-        """Inflate and verify the rest of the stream; return how many bytes it still held.
-
-        Parameters
-        ----------
-        allowed_extra : int, optional
-            How many inflated bytes beyond what was read are tolerated.
-
-        Returns
-        -------
-        int
-            The number of bytes inflated here (at most `allowed_extra`).
-
-        Raises
-        ------
-        ResourceLimitError
-            If the stream inflates to more than `allowed_extra` further bytes: it was
-            stopped there, not inflated to the end.
-        FormatError
-            If the rest of the stream is corrupt or truncated.
-        """
-        extra = 0
-        while True:
-            chunk = self._step(min(_STEP, allowed_extra - extra + 1))
-            if not chunk:
-                return extra
-            extra += len(chunk)
-            if extra > allowed_extra:
-                raise ResourceLimitError(
-                    f"the gzip stream inflates beyond the {self._produced - extra} bytes the header declares "
-                    f"(stopped after {extra} more); refusing to inflate it further",
-                    path=self._path,
-                )
+            rest += more
+        if not rest:
+            self._done = True
+        elif rest.startswith(b"BZh"):
+            self._decompressor = bz2.BZ2Decompressor()
+            self._pending = rest
+        else:
+            raise self._fail("unexpected bytes after the bzip2 data")
 
 
 def _map_rest(stream: IO[bytes]) -> memoryview | None:

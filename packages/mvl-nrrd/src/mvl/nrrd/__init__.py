@@ -19,9 +19,8 @@ The loaded source (:mod:`mvl.nrrd.source`)
 Inside (for the curious)
     :mod:`mvl.nrrd.header` (header text, storage fields), :mod:`mvl.nrrd.space`
     (``space``, ``space directions``, ``kinds``), :mod:`mvl.nrrd.data` (data files,
-    their safety, decoding), :mod:`mvl.nrrd.bzip2` (bounded bzip2),
-    :mod:`mvl.nrrd.fields` (writing header fields), :mod:`mvl.nrrd.plugin` (the
-    ``mvl.formats`` entry point).
+    their safety, decoding), :mod:`mvl.nrrd.fields` (writing header fields),
+    :mod:`mvl.nrrd.plugin` (the ``mvl.formats`` entry point).
 
 The names here are imported on first use, so that ``import mvl.nrrd.plugin`` stays
 light (no pynrrd).

@@ -35,10 +35,9 @@ from typing import IO, Any, Final, Protocol
 
 import numpy as np
 
-from mvl.coords.compression import GzipReader
+from mvl.coords.compression import Bzip2Reader, GzipReader
 from mvl.coords.errors import FormatError, InputError, ResourceLimitError, SecurityError
 
-from .bzip2 import Bzip2Reader
 from .header import HeaderText, Layout
 
 __all__ = ["GZIP_MAX_RATIO", "DataSource", "locate_data", "read_data"]
