@@ -83,7 +83,8 @@ def test_other_formats_are_not_taken_for_nifti(tmp_path, suffix):
 
 
 def test_umbrella_loads_and_saves_nifti(tmp_path):
-    mvloader = pytest.importorskip("mvloader")
+    import mvloader as mvloader
+
     nib.Nifti1Image(DATA, MATRIX).to_filename(tmp_path / "in.nii.gz")
     volume = mvloader.load(tmp_path / "in.nii.gz", system="IAR")
     assert volume.src_system == "RAS" and volume.system == "IAR"
@@ -94,7 +95,8 @@ def test_umbrella_loads_and_saves_nifti(tmp_path):
 
 
 def test_umbrella_finds_misnamed_nifti_by_content(tmp_path):
-    mvloader = pytest.importorskip("mvloader")
+    import mvloader as mvloader
+
     save_image(tmp_path / "scan.nii.gz", DATA, MATRIX)
     (tmp_path / "scan.nii.gz").rename(tmp_path / "scan.data")
     with pytest.warns(FormatWarning, match="gzip-compressed although its name does not end in .gz") as caught:
@@ -104,7 +106,8 @@ def test_umbrella_finds_misnamed_nifti_by_content(tmp_path):
 
 
 def test_umbrella_compatibility_module_keeps_the_original_signatures(tmp_path):
-    compat = pytest.importorskip("mvloader.nifti")
+    import mvloader.nifti as compat
+
     compat.save_image(str(tmp_path / "a.nii.gz"), DATA[..., np.newaxis], MATRIX)
     volume = compat.open_image(str(tmp_path / "a.nii.gz"), False, True)  # verbose, squeeze
     assert volume.src_data.shape == (6, 7, 8)

@@ -35,7 +35,8 @@ def test_nrrd_entry_point_is_installed():
 
 
 def test_umbrella_loads_and_saves_nrrd(tmp_path):
-    mvloader = pytest.importorskip("mvloader")
+    import mvloader as mvloader
+
     header = {"space": "left-posterior-superior", "space directions": MATRIX[:3, :3].T, "space origin": MATRIX[:3, 3]}
     nrrd.write(str(tmp_path / "in.nrrd"), DATA, header)
     volume = mvloader.load(tmp_path / "in.nrrd", system="IAR")
@@ -47,7 +48,8 @@ def test_umbrella_loads_and_saves_nrrd(tmp_path):
 
 
 def test_umbrella_compatibility_module(tmp_path):
-    compat = pytest.importorskip("mvloader.nrrd")
+    import mvloader.nrrd as compat
+
     compat.save_image(str(tmp_path / "a.nrrd"), DATA, MATRIX, "RAS")
     volume = compat.open_image(str(tmp_path / "a.nrrd"), verbose=False)
     data, header = volume.src_object
@@ -57,7 +59,8 @@ def test_umbrella_compatibility_module(tmp_path):
 
 
 def test_umbrella_passes_the_safety_option(tmp_path):
-    mvloader = pytest.importorskip("mvloader")
+    import mvloader as mvloader
+
     (tmp_path / "x.raw").write_bytes(DATA.tobytes(order="F"))
     (tmp_path / "sub").mkdir()
     header = tmp_path / "sub" / "scan.nhdr"
@@ -72,7 +75,8 @@ def test_umbrella_passes_the_safety_option(tmp_path):
 
 @pytest.mark.parametrize("system", ["RAS", "LPS", "PIL"])
 def test_nifti_to_nrrd_and_back(tmp_path, system):
-    mvloader = pytest.importorskip("mvloader")
+    import mvloader as mvloader
+
     pytest.importorskip("mvl.nifti")
     nib.Nifti1Image(DATA, MATRIX).to_filename(tmp_path / "in.nii.gz")
     volume = mvloader.load(tmp_path / "in.nii.gz", system=system)
