@@ -83,7 +83,7 @@ def test_other_formats_are_not_taken_for_nifti(tmp_path, suffix):
 
 
 def test_umbrella_loads_and_saves_nifti(tmp_path):
-    import mvloader as mvloader
+    import mvloader
 
     nib.Nifti1Image(DATA, MATRIX).to_filename(tmp_path / "in.nii.gz")
     volume = mvloader.load(tmp_path / "in.nii.gz", system="IAR")
@@ -95,7 +95,7 @@ def test_umbrella_loads_and_saves_nifti(tmp_path):
 
 
 def test_umbrella_finds_misnamed_nifti_by_content(tmp_path):
-    import mvloader as mvloader
+    import mvloader
 
     save_image(tmp_path / "scan.nii.gz", DATA, MATRIX)
     (tmp_path / "scan.nii.gz").rename(tmp_path / "scan.data")

@@ -35,7 +35,7 @@ def test_nrrd_entry_point_is_installed():
 
 
 def test_umbrella_loads_and_saves_nrrd(tmp_path):
-    import mvloader as mvloader
+    import mvloader
 
     header = {"space": "left-posterior-superior", "space directions": MATRIX[:3, :3].T, "space origin": MATRIX[:3, 3]}
     nrrd.write(str(tmp_path / "in.nrrd"), DATA, header)
@@ -59,7 +59,7 @@ def test_umbrella_compatibility_module(tmp_path):
 
 
 def test_umbrella_passes_the_safety_option(tmp_path):
-    import mvloader as mvloader
+    import mvloader
 
     (tmp_path / "x.raw").write_bytes(DATA.tobytes(order="F"))
     (tmp_path / "sub").mkdir()
@@ -75,7 +75,7 @@ def test_umbrella_passes_the_safety_option(tmp_path):
 
 @pytest.mark.parametrize("system", ["RAS", "LPS", "PIL"])
 def test_nifti_to_nrrd_and_back(tmp_path, system):
-    import mvloader as mvloader
+    import mvloader
 
     pytest.importorskip("mvl.nifti")
     nib.Nifti1Image(DATA, MATRIX).to_filename(tmp_path / "in.nii.gz")
