@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "types", "tests", "slim", "cross", "build", "docs"]
+nox.options.sessions = ["lint", "types", "tests", "slim", "cross", "build", "docs", "demo"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
