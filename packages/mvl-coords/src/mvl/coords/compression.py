@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import bz2
 import importlib
-import io
-import mmap
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -229,14 +226,12 @@ class GzipReader(_BoundedReader):
         self._stream = stream
         self._path = path
         self._backend = backend or gzip_backend()
-        self._input: bytes | memoryview = b""
+        self._input = b""
         self._decompressor: Any = None
         self._between_members = False
         self._finished = False  # every member read and verified
         self._produced = 0
-        self._mapped = _map_rest(stream)  # the compressed bytes without copying them, when a file
-        self._offset = 0
-        head = bytes(self._read(2))
+        head = self._read(2)
         if head != _MAGIC:
             raise FormatError(f"not a gzip stream (starts with {head!r}, expected {_MAGIC!r})", path=path)
         self._input = head
@@ -247,13 +242,9 @@ class GzipReader(_BoundedReader):
         """GzipBackend: The implementation in use."""
         return self._backend
 
-    def _read(self, size: int) -> bytes | memoryview:
-        """The next `size` bytes of compressed input (fewer at the end): a slice of the map, or read."""
-        if self._mapped is None:
-            return self._stream.read(size)
-        chunk = self._mapped[self._offset : self._offset + size]
-        self._offset += len(chunk)
-        return chunk
+    def _read(self, size: int) -> bytes:
+        """The next `size` bytes of compressed input (fewer at the end)."""
+        return self._stream.read(size)
 
     _kind = "gzip"
     _verb, _verbs = "inflate", "inflates"
@@ -270,8 +261,8 @@ class GzipReader(_BoundedReader):
         while not self._finished:
             if self._between_members:
                 if len(self._input) < len(_MAGIC):
-                    self._input = bytes(self._input) + bytes(self._read(_INPUT_STEP))
-                if bytes(self._input[: len(_MAGIC)]) == _MAGIC:
+                    self._input += self._read(_INPUT_STEP)
+                if self._input.startswith(_MAGIC):
                     self._new_member()
                     continue
                 self._check_padding()
@@ -305,7 +296,7 @@ class GzipReader(_BoundedReader):
         """After the last member only zero bytes may follow (tape-style padding)."""
         rest = self._input
         while rest:
-            if bytes(rest).strip(b"\0"):
+            if rest.strip(b"\0"):
                 raise self._fail(f"unexpected bytes after the gzip data (after {self._produced} inflated bytes)")
             rest = self._read(_INPUT_STEP)
         self._input = b""
@@ -384,23 +375,6 @@ class Bzip2Reader(_BoundedReader):
             self._pending = rest
         else:
             raise self._fail("unexpected bytes after the bzip2 data")
-
-
-def _map_rest(stream: IO[bytes]) -> memoryview | None:
-    """The rest of a regular file from the stream's position, memory-mapped read-only; else None.
-
-    Feeding the inflater slices of the map saves copying the whole compressed file into
-    Python bytes (about a sixth of the time of a gzip load).
-    """
-    try:
-        descriptor = stream.fileno()
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        position = stream.tell()
-        mapped = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return None  # a pipe, a socket, an in-memory stream, an empty file
-    return memoryview(mapped)[position:]
 
 
 def write_gzip(
