@@ -156,10 +156,10 @@ class FolderSource(Source):
     def __init__(self, folder: Path, recursive: bool, path: Path | None = None) -> None:
         super().__init__(folder if path is None else path)
         self.folder = folder
-        self._members = [
-            Member(name=os.path.join(folder, *key.split("/")), key=key, location=os.path.join(folder, *key.split("/")))
-            for key in sorted(_list_regular_files(folder, recursive))
-        ]
+        self._members = []
+        for key in sorted(_list_regular_files(folder, recursive)):
+            location = os.path.join(folder, *key.split("/"))
+            self._members.append(Member(name=location, key=key, location=location))
 
     def members(self) -> list[Member]:
         return list(self._members)
