@@ -156,7 +156,7 @@ def test_thread_count_from_the_environment(monkeypatch):
     assert compression._default_threads() == 1
     for ignored in ("0", "many", ""):
         monkeypatch.setenv("MVL_GZIP_THREADS", ignored)
-        assert compression._default_threads() == min(4, compression._usable_cpus())
+        assert compression._default_threads() == min(4, compression.usable_cpus())
 
 
 @pytest.fixture(params=["in memory", "file after a header"])

@@ -8,6 +8,7 @@ input or a failed operation, 2 wrong usage, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -94,7 +95,7 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
 
     dicom = require("mvl.dicom", "dicom")
     status(f"scanning {args.path}")
-    records = [_as_dict(record) for record in dicom.list_series(args.path, recursive=not args.no_recursive)]
+    records = [dataclasses.asdict(info) for info in dicom.list_series(args.path, recursive=not args.no_recursive)]
     status.done()
     if args.json:
         out.write(json.dumps(records, indent=2, default=str) + "\n")
@@ -123,18 +124,6 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         cells = [str(record.get(key, ""))[: widths[key]].ljust(widths[key]) for key in columns]
         out.write("  ".join(cells).rstrip() + "\n")
     return 0
-
-
-def _as_dict(record: Any) -> dict[str, Any]:
-    if isinstance(record, dict):
-        return record
-    if hasattr(record, "_asdict"):
-        return dict(record._asdict())
-    import dataclasses
-
-    if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return dataclasses.asdict(record)
-    return dict(vars(record))
 
 
 def _convert(args: argparse.Namespace, status: _Status, out: TextIO) -> int:

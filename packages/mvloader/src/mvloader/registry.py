@@ -4,7 +4,8 @@ Formats register themselves under the entry-point group ``mvl.formats`` (see
 :class:`mvl.coords.formats.Format`): the three of this project (``dicom``, ``nifti``,
 ``nrrd``) and any third-party package. Detection looks at the content first (magic
 bytes; folders and archives are DICOM) and at the name second, so a misnamed file is
-still found. A path in one of our formats whose package is not installed gets a
+still found. Each installed format's own ``sniff`` decides first; the signatures kept
+here serve the formats that are not installed (to name the install) and as a fallback. A path in one of our formats whose package is not installed gets a
 :class:`~mvl.coords.MissingDependencyError` naming the ``pip install`` that brings it.
 """
 
@@ -181,14 +182,14 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     if candidate.is_dir():
         return _usable("dicom", candidate)
     checked = input_file(candidate)
+    formats = installed_formats()
+    for fmt in formats.values():  # each installed format knows its own signatures best
+        if sniffs(fmt, checked):
+            return fmt
     head = _head(checked)
-    for known in KNOWN_FORMATS:
+    for known in KNOWN_FORMATS:  # ours, not installed: say what to install
         if known.recognise(head):
             return _usable(known.name, checked)
-    formats = installed_formats()
-    for fmt in formats.values():
-        if is_third_party(fmt.name) and sniffs(fmt, checked):
-            return fmt
     for fmt in formats.values():
         if fmt.matches_suffix(checked):
             return fmt

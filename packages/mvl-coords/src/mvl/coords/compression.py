@@ -28,7 +28,7 @@ from typing import IO, Any, Final
 
 from .errors import FormatError, MissingDependencyError, ResourceLimitError
 
-__all__ = ["BACKENDS", "Bzip2Reader", "GzipBackend", "GzipReader", "gzip_backend", "write_gzip"]
+__all__ = ["BACKENDS", "Bzip2Reader", "GzipBackend", "GzipReader", "gzip_backend", "usable_cpus", "write_gzip"]
 
 #: Backend names, fastest first.
 BACKENDS: Final = ("isal", "zlib-ng", "zlib")
@@ -431,9 +431,16 @@ def _default_threads() -> int:
     setting = os.environ.get("MVL_GZIP_THREADS", "")
     if setting.isdigit() and int(setting) > 0:
         return int(setting)
-    return min(4, _usable_cpus())
+    return min(4, usable_cpus())
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
+    """Return the number of CPUs this process may run on (its affinity where the system tells).
+
+    Examples
+    --------
+    >>> usable_cpus() >= 1
+    True
+    """
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -43,16 +42,12 @@ class Item:
     recursive: bool = False
 
 
-def convert_item(item: Item, root: str, output_folder: str, system: str, gzip_threads: int | None = None) -> Record:
+def convert_item(item: Item, root: str, output_folder: str, system: str) -> Record:
     """Load one input and save it aligned to `system`; never raises, failures become records.
 
     Runs in worker processes (local or Dask): everything it needs is in its arguments,
     and it writes only its own output file (atomically). The manifest is the caller's.
-    `gzip_threads` limits the compression threads of this process (several worker
-    processes on one machine should not each start one thread per CPU).
     """
-    if gzip_threads is not None:
-        os.environ["MVL_GZIP_THREADS"] = str(gzip_threads)
     started = time.perf_counter()
     failed = Record(item.key, item.source, item.series_uid, item.output, status="failed", system=system)
     try:

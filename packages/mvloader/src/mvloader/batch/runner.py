@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mvl.coords import InputError, MissingDependencyError, normalize_system
+from mvl.coords.compression import usable_cpus
 
 from .. import registry
 from .discovery import discover
@@ -178,7 +179,7 @@ def _run(
         yield from _run_on_dask(items, arguments, scheduler)
         return
     _preload(items, target)
-    budget = max(1, jobs or _usable_cpus())  # CPUs the batch may use, like make -j
+    budget = max(1, jobs or usable_cpus())  # CPUs the batch may use, like make -j
     workers = min(budget, len(items))
     threads = max(1, budget // max(workers, 1))  # gzip threads per worker: together within the budget
     if workers <= 1:
@@ -186,10 +187,8 @@ def _run(
             for item in items:
                 yield convert_item(item, *arguments)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: dict[Future[Record], Item] = {
-            pool.submit(convert_item, item, *arguments, threads): item for item in items
-        }
+    with ProcessPoolExecutor(max_workers=workers, initializer=_limit_gzip_threads, initargs=(threads,)) as pool:
+        futures: dict[Future[Record], Item] = {pool.submit(convert_item, item, *arguments): item for item in items}
         try:
             for future in as_completed(futures):
                 yield _outcome(future, futures[future], system)
@@ -243,11 +242,17 @@ def _preload(items: list[Item], target: Path) -> None:
         registry.format_for_saving(target / items[0].output).saver()
 
 
+def _limit_gzip_threads(threads: int) -> None:
+    """Worker initializer: several processes on one machine should not each start a
+    compression thread per CPU (see :func:`mvl.coords.compression.write_gzip`)."""
+    os.environ["MVL_GZIP_THREADS"] = str(threads)
+
+
 @contextlib.contextmanager
 def _gzip_threads(threads: int) -> Iterator[None]:
     """Limit this process's compression threads for the duration of a batch."""
     before = os.environ.get("MVL_GZIP_THREADS")
-    os.environ["MVL_GZIP_THREADS"] = str(threads)
+    _limit_gzip_threads(threads)
     try:
         yield
     finally:
@@ -255,8 +260,3 @@ def _gzip_threads(threads: int) -> Iterator[None]:
             del os.environ["MVL_GZIP_THREADS"]
         else:
             os.environ["MVL_GZIP_THREADS"] = before
-
-
-def _usable_cpus() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
