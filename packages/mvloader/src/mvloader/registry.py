@@ -5,8 +5,9 @@ Formats register themselves under the entry-point group ``mvl.formats`` (see
 ``nrrd``) and any third-party package. Detection looks at the content first (magic
 bytes; folders and archives are DICOM) and at the name second, so a misnamed file is
 still found. Each installed format's own ``sniff`` decides first; the signatures kept
-here serve the formats that are not installed (to name the install) and as a fallback. A path in one of our formats whose package is not installed gets a
-:class:`~mvl.coords.MissingDependencyError` naming the ``pip install`` that brings it.
+here serve the formats that are not installed and as a fallback. A path in one of our
+formats whose package is not installed gets a :class:`~mvl.coords.MissingDependencyError`
+naming the ``pip install`` that brings it.
 """
 
 from __future__ import annotations
