@@ -43,3 +43,16 @@ def test_warnings():
     assert issubclass(coords.MvlWarning, UserWarning)
     assert issubclass(coords.GeometryWarning, coords.MvlWarning)
     assert issubclass(coords.FormatWarning, coords.MvlWarning)
+
+
+def test_warn_points_at_the_first_frame_outside_the_family():
+    import warnings
+
+    from mvl.coords.errors import GeometryWarning, warn
+
+    family = {"__name__": "mvl.fake", "warn": warn, "GeometryWarning": GeometryWarning}
+    exec("def inner():\n    warn('assumed RAS', GeometryWarning)\n\ndef outer():\n    inner()\n", family)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        family["outer"]()
+    assert [(w.category, w.filename) for w in caught] == [(GeometryWarning, __file__)]

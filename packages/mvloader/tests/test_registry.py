@@ -5,6 +5,7 @@ import io
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,13 @@ def test_third_party_format_through_a_real_entry_point(tmp_path, monkeypatch):
     finally:
         registry.installed_formats.cache_clear()
         sys.modules.pop("toyplugin", None)
+
+
+def test_format_warnings_point_at_the_users_line_through_load():
+    import warnings
+
+    examples = Path(__file__).resolve().parents[3] / "examples" / "data" / "phantom-ct"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mvloader.load(examples)  # two series here: a FormatWarning names the other
+    assert [w.filename for w in caught if "holds 2 series" in str(w.message)] == [__file__]

@@ -29,6 +29,8 @@ written against the builtins keep working::
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from typing import Any
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "SaveError",
     "SecurityError",
     "UnsupportedFormatError",
+    "warn",
 ]
 
 
@@ -151,3 +154,33 @@ class GeometryWarning(MvlWarning):
 
 class FormatWarning(MvlWarning):
     """Loaded, but the file bends its format's rules; the message says how."""
+
+
+#: Modules of the family whose frames :func:`warn` skips.
+_FAMILY = ("mvl.", "mvloader.")
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first frame outside the mvl family.
+
+    A warning about a file belongs to the line that asked for it, however many of our
+    frames (a format package, the umbrella's ``mvloader.load``) lie in between; a fixed
+    ``stacklevel`` points inside mvloader when the call comes through it.
+
+    Parameters
+    ----------
+    message : str
+        What was assumed or bent, naming the file.
+    category : type of Warning
+        Usually :class:`GeometryWarning` or :class:`FormatWarning`.
+    """
+    level = 2  # the caller of this function
+    frame = sys._getframe(1)
+    while frame.f_back is not None and _inside(frame.f_globals.get("__name__", "")):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _inside(module: str) -> bool:
+    return module.startswith(_FAMILY) or module == "mvloader"

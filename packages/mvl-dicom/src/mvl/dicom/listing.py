@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from mvl.coords import FormatWarning, MvlError, Volume
+from mvl.coords.errors import warn
 
 from . import elements as el
 from .geometry import ORIENTATION_TOLERANCE
@@ -216,11 +216,10 @@ def survey(
     if scan.broken:
         names = ", ".join(member.key for member, _ in scan.broken[:5])
         more = f" and {len(scan.broken) - 5} more" if len(scan.broken) > 5 else ""
-        warnings.warn(
+        warn(
             f"{source.path}: skipped {len(scan.broken)} unreadable DICOM file(s): {names}{more} "
             f"(first: {scan.broken[0][1]})",
             FormatWarning,
-            stacklevel=2,
         )
     folder_source = isinstance(source, FolderSource)
     root = source.folder if isinstance(source, FolderSource) else source.path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError, Volume
+from mvl.coords.errors import warn
 
 from . import elements as el
 from .frames import Frame, Selector, frames_of, select_frames
@@ -234,7 +234,7 @@ def open_stack(
     finally:
         source.close()
         for category, message in collected:
-            warnings.warn(message, category, stacklevel=2)
+            warn(message, category)
     stack.path = Path(path)
     axes = (1, 2, 0, 3) if data.ndim == 4 else (1, 2, 0)
     return Volume(data.transpose(axes), transformation, "LPS", system=system, src_object=stack)

@@ -14,10 +14,9 @@ from nibabel.nifti2 import Nifti2Image, Nifti2Pair
 
 from mvl.coords import Volume
 from mvl.coords.compression import GzipReader
-from mvl.coords.errors import FormatError, FormatWarning, InputError
+from mvl.coords.errors import FormatError, FormatWarning, InputError, warn
 from mvl.coords.files import input_file
 
-from ._warn import warn
 from .header import MAX_DEFLATE_RATIO, Layout, NiftiHeader, check_size, data_layout, read_header
 from .scaling import apply_scaling, scaled_dtype, scaling_of
 from .sniffing import GZIP_MAGIC, Signature, pair_paths

@@ -37,10 +37,9 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from mvl.coords.errors import FormatWarning, GeometryError, GeometryWarning
+from mvl.coords.errors import FormatWarning, GeometryError, GeometryWarning, warn
 from mvl.coords.transformations import spacing, validate_transformation
 
-from ._warn import warn
 from .header import NiftiHeader
 
 __all__ = [

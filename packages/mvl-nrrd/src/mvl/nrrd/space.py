@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -27,7 +26,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from mvl.coords.errors import DataError, FormatError, FormatWarning, GeometryError, GeometryWarning
+from mvl.coords.errors import DataError, FormatError, FormatWarning, GeometryError, GeometryWarning, warn
 from mvl.coords.systems import normalize_system, permutation_matrix
 from mvl.coords.transformations import homogeneous, validate_transformation
 
@@ -248,11 +247,10 @@ def read_geometry(
                 path=path,
             )
         if has_time and vector[3] != 0:
-            warnings.warn(
+            warn(
                 f"{os.fspath(path)}: header field 'space directions': axis {axis} also steps in time "
                 f"({vector[3]:g} per voxel); the time component is ignored",
                 GeometryWarning,
-                stacklevel=3,
             )
         spatial.append(axis)
     _check_kinds(kinds, directions, spatial, path)
@@ -315,11 +313,10 @@ def _space(text: HeaderText, path: str | os.PathLike[str], assume_system: str | 
                 path=path,
             )
         if handedness and round(float(np.linalg.det(permutation_matrix("RAS", assumed)))) != handedness:
-            warnings.warn(
+            warn(
                 f"{os.fspath(path)}: header field 'space' is {space!r} but the assumed system {assumed} is "
                 f"{'left' if handedness > 0 else 'right'}-handed: the image is read mirrored",
                 GeometryWarning,
-                stacklevel=4,
             )
         system = assumed
     else:
@@ -332,11 +329,10 @@ def _space(text: HeaderText, path: str | os.PathLike[str], assume_system: str | 
                 "3D-right-handed, 3D-left-handed)",
                 path=path,
             ) from None
-        warnings.warn(
+        warn(
             f"{os.fspath(path)}: header field 'space' is {space!r}, which the NRRD spec does not define; "
             f"read as the anatomical system {system}",
             FormatWarning,
-            stacklevel=4,
         )
     space_dimension = 4 if has_time else 3
     if declared_dimension is not None and declared_dimension.strip() != str(space_dimension):
@@ -357,10 +353,9 @@ def _kinds(text: HeaderText, dimension: int, path: str | os.PathLike[str]) -> li
         )
     unknown = [kind for kind in kinds if kind.lower() not in KINDS]
     if unknown:
-        warnings.warn(
+        warn(
             f"{os.fspath(path)}: header field 'kinds' has values the NRRD spec does not define: {unknown}",
             FormatWarning,
-            stacklevel=4,
         )
     return [kind.lower() for kind in kinds]
 
@@ -391,11 +386,10 @@ def _check_kinds(
 def _origin(text: HeaderText, space_dimension: int, path: str | os.PathLike[str]) -> NDArray[np.float64]:
     value = text.fields.get("space origin")
     if value is None:
-        warnings.warn(
+        warn(
             f"{os.fspath(path)}: header field 'space origin' is missing; the first voxel is placed at the "
             "world origin (0, 0, 0)",
             GeometryWarning,
-            stacklevel=4,
         )
         return np.zeros(space_dimension)
     try:
@@ -444,11 +438,10 @@ def _without_directions(
             raise FormatError(f"header field 'spacings' must list {dimension} numbers", path=path)
         spacings = np.where(np.isfinite(given), given, 1.0)
     chosen = [float(spacings[axis]) for axis in spatial]
-    warnings.warn(
+    warn(
         f"{os.fspath(path)}: the header has no 'space directions'; voxels assumed axis-aligned in "
         f"{system} with spacings {chosen} and the first voxel at the origin",
         GeometryWarning,
-        stacklevel=4,
     )
     transformation = _validated(homogeneous(np.diag(chosen)), path)
     first, second, third = spatial

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bz2
 import os
 import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
@@ -31,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 import mvl.coords
 from mvl.coords.compression import write_gzip
-from mvl.coords.errors import DataError, FormatWarning, GeometryError, SaveError
+from mvl.coords.errors import DataError, FormatWarning, GeometryError, SaveError, warn
 from mvl.coords.files import array_blocks, atomic_write
 from mvl.coords.reorientation import normalize_spatial_dimensions
 from mvl.coords.systems import normalize_system
@@ -254,11 +253,10 @@ def save_volume(
             dropped = sorted(PER_AXIS_FIELDS.intersection(fields) | ({"kinds"} & set(source_header)))
             fields = {name: value for name, value in fields.items() if name not in PER_AXIS_FIELDS}
             if dropped:
-                warnings.warn(
+                warn(
                     f"{os.fspath(target)}: the source header's 'sizes' are not the shape of the data; its "
                     f"per-axis fields {dropped} are not saved",
                     FormatWarning,
-                    stacklevel=2,
                 )
         for name in ("min", "max"):  # they describe the values, which may have changed since
             fields.pop(name, None)
@@ -310,10 +308,8 @@ def _per_axis(fields: dict[str, Any], axis_order: list[int], target: Path, *, st
                     f"{os.fspath(target)}: header field {name!r} needs {len(axis_order)} entries, one per axis: "
                     f"{value!r}"
                 )
-            warnings.warn(
-                f"{os.fspath(target)}: header field {name!r} does not have one entry per axis; not saved",
-                FormatWarning,
-                stacklevel=3,
+            warn(
+                f"{os.fspath(target)}: header field {name!r} does not have one entry per axis; not saved", FormatWarning
             )
             del result[name]
         else:
@@ -329,11 +325,7 @@ def _in_system(fields: dict[str, Any], src: str, dst: str, target: Path) -> dict
             continue
         value = convert(fields[name], src, dst)
         if value is None:
-            warnings.warn(
-                f"{os.fspath(target)}: header field {name!r} does not fit a 3D space; not saved",
-                FormatWarning,
-                stacklevel=3,
-            )
+            warn(f"{os.fspath(target)}: header field {name!r} does not fit a 3D space; not saved", FormatWarning)
             del result[name]
         else:
             result[name] = value
