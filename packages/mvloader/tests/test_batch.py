@@ -259,3 +259,10 @@ def test_bad_arguments(tmp_path):
         convert_tree(tmp_path / "missing", tmp_path / "out")
     with pytest.raises(OSError, match="cannot convert to 'png'"):
         convert_tree(tmp_path, tmp_path / "out", to="png")
+
+
+def test_scheduler_without_dask_names_the_install(tree, tmp_path, monkeypatch):
+    root, _ = tree
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    with pytest.raises(ImportError, match=r'needs dask.distributed: pip install "mvloader\[dask\]"'):
+        convert_tree(root, tmp_path / "out", scheduler="tcp://127.0.0.1:1")
