@@ -222,3 +222,12 @@ def _position(path):
     import pydicom
 
     return [float(value) for value in pydicom.dcmread(path, stop_before_pixels=True).ImagePositionPatient]
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 6])
+def test_median_helper_matches_numpy(count):
+    from mvl.dicom.geometry import _median
+
+    values = np.random.default_rng(count).normal(size=(count, 2))
+    np.testing.assert_array_equal(_median(values), np.median(values, axis=0))
+    np.testing.assert_array_equal(_median(values[:, 0]), np.median(values[:, 0]))

@@ -98,6 +98,18 @@ def names(frames: Sequence[Frame], limit: int = 3) -> str:
     return shown if len(frames) <= limit else f"{shown} and {len(frames) - limit} more"
 
 
+def _median(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The median along axis 0, as ``np.median(values, axis=0)``.
+
+    Written out because ``np.median`` imports ``numpy.ma`` on first use, which costs a
+    fresh process (each batch worker, each ``mvl`` command) about 20 ms.
+    """
+    ordered = np.sort(values, axis=0)
+    count = ordered.shape[0]
+    result: NDArray[np.float64] = (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
+    return result
+
+
 def _round(values: NDArray[np.float64] | Sequence[float], digits: int = 4) -> list[float]:
     return [round(float(value), digits) + 0.0 for value in values]
 
@@ -263,7 +275,7 @@ def _check_sizes(frames: list[Frame], location: str) -> None:
             path=location,
         )
     spacings = np.array([frame.spacing for frame in frames], dtype=np.float64)
-    common = np.median(spacings, axis=0)
+    common = _median(spacings)
     off = np.flatnonzero(np.any(np.abs(spacings - common) > PIXEL_SPACING_RTOL * common, axis=1))
     if off.size:
         different = [frames[index] for index in off]
@@ -370,7 +382,7 @@ def _check_spacing(
     frames = result.frames
     length = float(np.linalg.norm(step))
     steps = np.diff(along)
-    typical = float(np.median(steps))
+    typical = float(_median(steps))
     local = np.abs(steps - typical)
     expected = positions[0] + np.arange(len(positions))[:, None] * step
     deviation = np.linalg.norm(positions - expected, axis=1)
