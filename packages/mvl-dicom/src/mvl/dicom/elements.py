@@ -20,6 +20,7 @@ from mvl.coords import FormatError
 __all__ = [
     "IMAGE_TAGS",
     "PIXEL_TAGS",
+    "SURVEY_TAGS",
     "VR_OF",
     "decode_floats",
     "decode_ints",
@@ -140,6 +141,34 @@ VR_OF: Final[dict[int, str]] = {
 
 #: The top-level elements the header scanner keeps for every file.
 IMAGE_TAGS: Final = frozenset(VR_OF)
+
+#: What listing series needs of each file: grouping, naming, sizes, orientation, and for
+#: multi-frame objects the geometry of their first frame. The per-slice elements of
+#: stacking (instance numbers, times, pixel encoding) are left out: a survey reads every
+#: file of a tree, and keeping fewer values makes it faster.
+SURVEY_TAGS: Final = IMAGE_TAGS - frozenset(
+    {
+        ACQUISITION_TIME,
+        SOP_INSTANCE_UID,
+        MANUFACTURER,
+        ECHO_TIME,
+        ECHO_NUMBERS,
+        TRIGGER_TIME,
+        GANTRY_TILT,
+        DIFFUSION_B_VALUE,
+        ACQUISITION_NUMBER,
+        INSTANCE_NUMBER,
+        FRAME_OF_REFERENCE_UID,
+        TEMPORAL_POSITION_IDENTIFIER,
+        SAMPLES_PER_PIXEL,
+        PHOTOMETRIC_INTERPRETATION,
+        PLANAR_CONFIGURATION,
+        BITS_ALLOCATED,
+        BITS_STORED,
+        HIGH_BIT,
+        PIXEL_REPRESENTATION,
+    }
+)
 
 _TEXT_VRS: Final = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}

@@ -209,7 +209,7 @@ def survey(
     try:
         with reporter(progress, "headers", source.count()) as counter:
             scan = scan_source(
-                source, keep=el.IMAGE_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
+                source, keep=el.SURVEY_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
             )
     finally:
         source.close()
