@@ -39,6 +39,19 @@ def test_message_names_the_path_and_survives_pickling(name, tmp_path):
     assert str(cls("no path")) == "no path" and cls("no path").path is None
 
 
+class Broken(coords.FormatError):
+    """A subclass with an attribute of its own, as mvl-dicom's UnreadableHeader."""
+
+    series_uid: str | None = None
+
+
+def test_attributes_of_a_subclass_survive_pickling():
+    error = Broken("cannot parse", path="a.dcm")
+    error.series_uid = "1.2.3"
+    again = pickle.loads(pickle.dumps(error))
+    assert again.series_uid == "1.2.3" and str(again) == "a.dcm: cannot parse"
+
+
 def test_warnings():
     assert issubclass(coords.MvlWarning, UserWarning)
     assert issubclass(coords.GeometryWarning, coords.MvlWarning)

@@ -87,8 +87,9 @@ class MvlError(Exception):
         return self.message if self.path is None else f"{self.path}: {self.message}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keep `path` when an error crosses a process boundary (worker pools).
-        return (_rebuild, (type(self), self.message, self.path))
+        # Keep `path` and any attributes a subclass set when an error crosses a process
+        # boundary (worker pools).
+        return (_rebuild, (type(self), self.message, self.path), dict(self.__dict__))
 
 
 def _rebuild(cls: type[MvlError], message: str, path: str | None) -> MvlError:
