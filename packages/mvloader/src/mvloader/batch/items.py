@@ -53,19 +53,13 @@ def convert_item(item: Item, root: str, output_folder: str, system: str) -> Reco
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            options = {"series_uid": item.series_uid, "recursive": item.recursive} if item.format == "dicom" else {}
-            volume = load(Path(root) / item.source, system=system, format=item.format, **options)
-            target = inside(Path(output_folder), item.output)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            save_options: dict[str, bool] = {"src_order": False}
-            if target.name.lower().endswith((".nrrd", ".nhdr")):
-                save_options["src_system"] = False  # write in `system` where NRRD can state it
-            save(target, volume, **save_options)
+            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system)
+        # The volume is gone by now: releasing its memory counts as conversion time too.
         return replace(
             failed,
             status="done",
-            shape=[int(n) for n in volume.aligned_data.shape],
-            spacing=[round(float(s), 6) for s in volume.aligned_spacing],
+            shape=shape,
+            spacing=spacing,
             warnings="; ".join(sorted({str(warning.message) for warning in caught})),
             output_bytes=target.stat().st_size,
             seconds=round(time.perf_counter() - started, 4),
@@ -74,3 +68,18 @@ def convert_item(item: Item, root: str, output_folder: str, system: str) -> Reco
         return replace(
             failed, error=f"{type(error).__name__}: {error}", seconds=round(time.perf_counter() - started, 4)
         )
+
+
+def _load_and_save(item: Item, root: Path, output_folder: Path, system: str) -> tuple[list[int], list[float], Path]:
+    """Convert; return the aligned shape and spacing and the output path (the volume is dropped)."""
+    options = {"series_uid": item.series_uid, "recursive": item.recursive} if item.format == "dicom" else {}
+    volume = load(root / item.source, system=system, format=item.format, **options)
+    target = inside(output_folder, item.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_options: dict[str, bool] = {"src_order": False}
+    if target.name.lower().endswith((".nrrd", ".nhdr")):
+        save_options["src_system"] = False  # write in `system` where NRRD can state it
+    save(target, volume, **save_options)
+    shape = [int(n) for n in volume.aligned_data.shape]
+    spacing = [round(float(s), 6) for s in volume.aligned_spacing]
+    return shape, spacing, target

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mvl.coords import InputError, MissingDependencyError, normalize_system
-from mvl.coords.compression import usable_cpus
+from mvl.coords.compression import gzip_backend, usable_cpus
 
 from .. import registry
 from .discovery import discover
@@ -240,6 +240,7 @@ def _preload(items: list[Item], target: Path) -> None:
             formats[name].loader()
     if items:
         registry.format_for_saving(target / items[0].output).saver()
+        gzip_backend()  # NIfTI and NRRD outputs are compressed; the backend is imported on first use
 
 
 def _limit_gzip_threads(threads: int) -> None:
