@@ -142,7 +142,9 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory against the peers, side by side in one run; prints ratios."""
     everything = {path for name in PACKAGES for path in local_requirements(name)}
-    session.install(*sorted(everything), *group(PYPROJECT, "bench"))
+    # Bytecode as pip installs it: without it every fresh process (batch workers, the
+    # peers' imports) compiles modules from source, which no user's installation does.
+    session.install(*sorted(everything), *group(PYPROJECT, "bench"), env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

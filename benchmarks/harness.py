@@ -33,6 +33,8 @@ class Case:
     note: str = ""
     #: Optional: turns the result of the last measured call into a line for the report.
     describe: Callable[[Any], str] | None = None
+    #: Optional: called with the setup's state before every call, not timed (clean-up of the previous call).
+    prepare: Callable[[Any], None] | None = None
 
 
 def _status(field_name: str) -> int:
@@ -46,8 +48,11 @@ def _status(field_name: str) -> int:
 def measure(case: Case) -> dict[str, Any]:
     """Run one case in this process: best time of `repeat` calls, peak memory of one call."""
     state = case.setup()
+    prepare = case.prepare or (lambda _: None)
+    prepare(state)
     result = case.run(state)  # warm-up: caches, lazy imports
     del result
+    prepare(state)
     gc.collect()
     baseline = _status("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
@@ -57,6 +62,7 @@ def measure(case: Case) -> dict[str, Any]:
     times = []
     notes = []
     for _ in range(case.repeat):
+        prepare(state)
         gc.collect()
         start = time.perf_counter()
         result = case.run(state)
