@@ -218,7 +218,7 @@ def scan_header(
     buffer = read_prefix(count)
     if len(buffer) < 132 or buffer[128:132] != _MAGIC:
         return None
-    wanted = frozenset(keep) | {el.SERIES_INSTANCE_UID}
+    wanted = keep if isinstance(keep, frozenset) and el.SERIES_INSTANCE_UID in keep else _wanted(keep)
     while True:
         found: dict[int, tuple[int, int]] = {}
         try:
@@ -253,6 +253,10 @@ def scan_header(
             raise
         except (struct.error, ValueError, IndexError) as error:  # pragma: no cover - defensive
             raise FormatError(f"cannot parse the header ({error})", path=member.name) from error
+
+
+def _wanted(keep: Collection[int]) -> frozenset[int]:
+    return frozenset(keep) | {el.SERIES_INSTANCE_UID}
 
 
 def _walk_file(

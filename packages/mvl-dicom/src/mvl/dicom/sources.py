@@ -157,8 +157,9 @@ class FolderSource(Source):
         super().__init__(folder if path is None else path)
         self.folder = folder
         self._members = []
+        prefix = os.path.join(folder, "")
         for key in sorted(_list_regular_files(folder, recursive)):
-            location = os.path.join(folder, *key.split("/"))
+            location = prefix + (key if os.sep == "/" else key.replace("/", os.sep))
             self._members.append(Member(name=location, key=key, location=location))
 
     def members(self) -> list[Member]:
