@@ -20,17 +20,6 @@ MATRIX = sample_transformation((15, -20, 35), (0.8, 0.9, 2.5), (-50.0, 20.0, 10.
 DATA = np.arange(6 * 7 * 8, dtype=np.int16).reshape(6, 7, 8)
 
 
-def sitk_lps(path):
-    """Voxels ([i, j, k, ...]) and LPS+ matrix as SimpleITK reads a file."""
-    image = sitk.ReadImage(str(path))
-    array = sitk.GetArrayFromImage(image)
-    array = np.transpose(array, (2, 1, 0, *range(3, array.ndim)))
-    matrix = np.eye(4)
-    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
-    matrix[:3, 3] = image.GetOrigin()
-    return array, matrix
-
-
 def unambiguous(transformation):
     """True when every voxel axis is clearly closest to one world axis (no near ties)."""
     unit = transformation[:3, :3] / np.linalg.norm(transformation[:3, :3], axis=0)
@@ -67,7 +56,7 @@ def test_reads_nibabel_files_in_any_system(tmp_path_factory, transformation, sys
 
 @settings(max_examples=60, deadline=None)
 @given(transformation=transformations, system=st.sampled_from(SYSTEMS), src_order=st.booleans())
-def test_simpleitk_reads_what_we_write_in_any_system(tmp_path_factory, transformation, system, src_order):
+def test_simpleitk_reads_what_we_write_in_any_system(tmp_path_factory, transformation, system, src_order, sitk_lps):
     path = tmp_path_factory.mktemp("ours") / "scan.nii.gz"
     volume = Volume(DATA, change_system(transformation, "RAS", system), system, system=system)
     save_volume(path, volume, src_order)
@@ -82,7 +71,7 @@ def test_other_formats_are_not_taken_for_nifti(tmp_path, suffix):
     assert not sniff(tmp_path / f"other{suffix}")
 
 
-def test_umbrella_loads_and_saves_nifti(tmp_path):
+def test_umbrella_loads_and_saves_nifti(tmp_path, sitk_lps):
     import mvloader
 
     nib.Nifti1Image(DATA, MATRIX).to_filename(tmp_path / "in.nii.gz")

@@ -7,7 +7,6 @@ import nibabel as nib
 import nrrd
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from mvl.coords import SecurityError, Volume
 from mvl.coords.formats import ENTRY_POINT_GROUP
@@ -17,24 +16,13 @@ MATRIX = sample_transformation((15, -20, 35), (0.8, 0.9, 2.5), (-50.0, 20.0, 10.
 DATA = np.arange(6 * 7 * 8, dtype=np.int16).reshape(6, 7, 8)
 
 
-def sitk_lps(path):
-    """Voxels ([i, j, k, ...]) and LPS+ matrix as SimpleITK reads a file."""
-    image = sitk.ReadImage(str(path))
-    array = sitk.GetArrayFromImage(image)
-    array = np.transpose(array, (2, 1, 0, *range(3, array.ndim)))
-    matrix = np.eye(4)
-    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
-    matrix[:3, 3] = image.GetOrigin()
-    return array, matrix
-
-
 def test_nrrd_entry_point_is_installed():
     names = {entry_point.name: entry_point for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     assert names["nrrd"].value == "mvl.nrrd.plugin:FORMAT"
     assert names["nrrd"].load().name == "nrrd"
 
 
-def test_umbrella_loads_and_saves_nrrd(tmp_path):
+def test_umbrella_loads_and_saves_nrrd(tmp_path, sitk_lps):
     import mvloader
 
     header = {"space": "left-posterior-superior", "space directions": MATRIX[:3, :3].T, "space origin": MATRIX[:3, 3]}
@@ -74,7 +62,7 @@ def test_umbrella_passes_the_safety_option(tmp_path):
 
 
 @pytest.mark.parametrize("system", ["RAS", "LPS", "PIL"])
-def test_nifti_to_nrrd_and_back(tmp_path, system):
+def test_nifti_to_nrrd_and_back(tmp_path, system, sitk_lps):
     import mvloader
 
     pytest.importorskip("mvl.nifti")
