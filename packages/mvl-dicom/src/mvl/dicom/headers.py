@@ -218,7 +218,7 @@ def scan_header(
     buffer = read_prefix(count)
     if len(buffer) < 132 or buffer[128:132] != _MAGIC:
         return None
-    wanted = keep if isinstance(keep, frozenset) and el.SERIES_INSTANCE_UID in keep else _wanted(keep)
+    wanted = _wanted(keep)
     while True:
         found: dict[int, tuple[int, int]] = {}
         try:
@@ -256,6 +256,9 @@ def scan_header(
 
 
 def _wanted(keep: Collection[int]) -> frozenset[int]:
+    """`keep` plus the series UID that grouping always needs; no new set per file when it is there."""
+    if isinstance(keep, frozenset) and el.SERIES_INSTANCE_UID in keep:
+        return keep
     return frozenset(keep) | {el.SERIES_INSTANCE_UID}
 
 
