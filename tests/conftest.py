@@ -1,12 +1,17 @@
-"""Shared references of the cross-package tests."""
+"""Shared references of the cross-package tests.
+
+Imports nothing beyond numpy and pytest at module level: pytest also reads this file when
+a package's session (installed without SimpleITK) runs its doctests from the repository root.
+"""
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
 
 def _read_with_simpleitk(path):
     """Voxels ([i, j, k, ...]) and LPS+ matrix as SimpleITK reads a file."""
+    import SimpleITK as sitk
+
     image = sitk.ReadImage(str(path))
     array = sitk.GetArrayFromImage(image)
     array = np.transpose(array, (2, 1, 0, *range(3, array.ndim)))
