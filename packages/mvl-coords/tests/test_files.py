@@ -1,13 +1,14 @@
 import os
 import stat
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mvl.coords import InputError, MvlError, NoImageDataError, SaveError
-from mvl.coords.files import array_blocks, atomic_write, input_file
+from mvl.coords import InputError, MvlError, NoImageDataError, SaveError, files
+from mvl.coords.files import WRITEBACK_BYTES, array_blocks, atomic_write, input_file, open_output
 
 
 def test_input_file_accepts_a_regular_file(tmp_path):
@@ -211,3 +212,45 @@ def test_structured_rgb():
     rgb = np.zeros((4, 5, 6), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
     rgb["B"] = np.arange(120).reshape(4, 5, 6)
     assert joined(rgb, block_bytes=40) == rgb.tobytes("F")
+
+
+@pytest.mark.parametrize("sizes", [[], [10], [WRITEBACK_BYTES], [WRITEBACK_BYTES - 1, 2, WRITEBACK_BYTES * 3 + 5]])
+def test_open_output_writes_what_it_is_given_and_hands_each_step_to_the_disk(tmp_path, monkeypatch, sizes):
+    calls = []
+
+    def record(descriptor, offset, count, flags):
+        assert os.fstat(descriptor).st_size >= offset + count  # flushed before the hint
+        calls.append((offset, count, flags))
+        return 0
+
+    monkeypatch.setattr(files, "_writeback_function", lambda: record)
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 256, size, dtype=np.uint8) for size in sizes]
+    target = tmp_path / "out.raw"
+    with open_output(target) as stream:
+        for chunk in chunks:
+            assert stream.write(memoryview(chunk).cast("B")) == chunk.size
+    expected = b"".join(chunk.tobytes() for chunk in chunks)
+    assert target.read_bytes() == expected
+    # Consecutive ranges from the start, each at least a step, all flagged "start writing, do not wait".
+    assert [offset for offset, _, _ in calls] == [sum(count for _, count, _ in calls[:i]) for i in range(len(calls))]
+    assert all(count >= WRITEBACK_BYTES and flags == 2 for _, count, flags in calls)
+    assert len(expected) - sum(count for _, count, _ in calls) < WRITEBACK_BYTES
+
+
+def test_open_output_ignores_a_failing_hint_and_works_without_one(tmp_path, monkeypatch):
+    for hint in (lambda *arguments: -1, None):
+        monkeypatch.setattr(files, "_writeback_function", lambda hint=hint: hint)
+        with open_output(tmp_path / "out.raw") as stream:
+            stream.write(bytes(2 * WRITEBACK_BYTES + 1))
+        assert (tmp_path / "out.raw").stat().st_size == 2 * WRITEBACK_BYTES + 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux-only")
+def test_the_writeback_hint_is_found_on_linux(tmp_path):
+    hint = files._writeback_function()
+    assert hint is not None
+    with open(tmp_path / "f", "wb") as stream:
+        stream.write(b"x" * 4096)
+        stream.flush()
+        assert hint(stream.fileno(), 0, 4096, 2) == 0

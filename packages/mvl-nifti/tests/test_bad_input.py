@@ -430,9 +430,9 @@ def test_save_into_a_folder_that_refuses_new_files(existing, monkeypatch):
 def test_save_onto_a_full_disk(tmp_path, monkeypatch, suffix):
     target = tmp_path / f"existing{suffix}"
     target.write_bytes(b"precious")
-    import builtins
+    import mvl.nifti.saving as saving
 
-    real_open = builtins.open
+    real_open_output = saving.open_output  # what the saver opens its temporary files with
 
     class FullDisk:
         def __init__(self, stream):
@@ -453,11 +453,11 @@ def test_save_onto_a_full_disk(tmp_path, monkeypatch, suffix):
         def __exit__(self, *exc):
             self.stream.close()
 
-    def opener(file, mode="r", *args, **kwargs):
-        stream = real_open(file, mode, *args, **kwargs)
-        return FullDisk(stream) if "w" in mode and ".partial" in str(file) else stream
+    def opener(file):
+        assert ".partial" in str(file), "the saver writes temporary files only"
+        return FullDisk(real_open_output(file))
 
-    monkeypatch.setattr(builtins, "open", opener)
+    monkeypatch.setattr(saving, "open_output", opener)
     with pytest.raises(SaveError, match=f"{named(target)}: saving failed, nothing was written.*No space left"):
         save_image(target, DATA, AFFINE)
     monkeypatch.undo()

@@ -7,17 +7,21 @@ Saving never leaves a half-written file and never loses an existing one:
 :func:`atomic_write` writes to temporary files in the target folder and renames them
 into place only when everything was written; on any failure the temporaries are
 removed, the targets are as they were, and a :class:`~mvl.coords.SaveError` names
-the target.
+the target. Writers open those temporaries with :func:`open_output`, which hands the
+data to the disk while it is being written, so that the final flush waits for little.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import itertools
 import os
 import stat
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,13 +30,16 @@ from numpy.typing import DTypeLike
 
 from .errors import InputError, MvlError, NoImageDataError, SaveError
 
-__all__ = ["array_blocks", "atomic_write", "input_file"]
+__all__ = ["array_blocks", "atomic_write", "input_file", "open_output"]
 
 #: Size of the blocks :func:`array_blocks` yields when it has to copy. Small enough that
 #: the C library keeps reusing the same heap memory for them and for what compressing
 #: them produces; at 4 MiB it handed out fresh pages every time, and the page faults
 #: made saving a 10 MB volume about 25% slower (more with several processes at once).
 BLOCK_BYTES = 1 << 20
+
+#: :func:`open_output` starts the disk writes of every this many bytes as they are written.
+WRITEBACK_BYTES = 1 << 20
 
 
 def input_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Path:
@@ -164,6 +171,79 @@ def _umask() -> int:
     current = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but rare)
     os.umask(current)
     return current
+
+
+def open_output(path: str | os.PathLike[str]) -> io.BufferedWriter:
+    """Open `path` (e.g. a temporary of :func:`atomic_write`) for writing bytes, from the start.
+
+    A buffered binary file like ``open(path, "wb")``, except that on Linux it asks the
+    system to start writing each MiB to the disk as soon as it is written
+    (``sync_file_range``, a hint that never waits). The flush at the end of
+    :func:`atomic_write` then waits for the last MiB instead of the whole file, and
+    several processes saving at once share the disk evenly instead of in bursts (on our
+    test machine, the flush of a 7.5 MB ``.nii.gz`` waited 0.8 instead of 3.5 ms, 1.4
+    instead of 5.5 ms with two processes saving). Elsewhere, or if the hint fails, it is
+    a plain file; errors surface at the flush as before.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or truncate.
+
+    Returns
+    -------
+    io.BufferedWriter
+        Write to it sequentially; use it as a context manager.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.raw"
+    >>> with open_output(target) as stream:
+    ...     _ = stream.write(bytes(3 << 20))
+    >>> target.stat().st_size
+    3145728
+    """
+    return _WritebackFile(io.FileIO(path, "wb"))
+
+
+class _WritebackFile(io.BufferedWriter):
+    """A buffered file that starts the writeback of every full step written (see open_output)."""
+
+    def __init__(self, raw: io.FileIO) -> None:
+        super().__init__(raw)
+        self._written = 0  # bytes written so far (sequentially, from the start)
+        self._handed = 0  # bytes whose writeback has been started
+
+    def write(self, data: Any) -> int:
+        count = super().write(data)
+        self._written += count
+        if self._written - self._handed >= WRITEBACK_BYTES:
+            self.flush()
+            start_writeback = _writeback_function()
+            if start_writeback is not None:
+                start_writeback(self.fileno(), self._handed, self._written - self._handed, _SYNC_FILE_RANGE_WRITE)
+            self._handed = self._written
+        return count
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writing the dirty pages of the range, do not wait
+
+
+@functools.cache
+def _writeback_function() -> Callable[[int, int, int, int], int] | None:
+    """libc's ``sync_file_range`` on Linux (its result is ignored: a hint), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # already imported by numpy
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
 
 
 def array_blocks(

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from mvl.coords import Volume
 from mvl.coords.compression import write_gzip
 from mvl.coords.errors import DataError, GeometryError, SaveError
-from mvl.coords.files import array_blocks, atomic_write
+from mvl.coords.files import array_blocks, atomic_write, open_output
 from mvl.coords.reorientation import normalize_spatial_dimensions
 from mvl.coords.transformations import validate_transformation
 
@@ -218,7 +218,7 @@ def _file_axes(path: Path, data: ArrayLike, spatial_dimensions: Sequence[int]) -
 
 
 def _write(temporary: Path, blocks: Any, compress: bool) -> None:
-    with open(temporary, "wb") as stream:
+    with open_output(temporary) as stream:
         if compress:
             write_gzip(stream, blocks)
         else:

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 import mvl.coords
 from mvl.coords.compression import write_gzip
 from mvl.coords.errors import DataError, FormatWarning, GeometryError, SaveError, warn
-from mvl.coords.files import array_blocks, atomic_write
+from mvl.coords.files import array_blocks, atomic_write, open_output
 from mvl.coords.reorientation import normalize_spatial_dimensions
 from mvl.coords.systems import normalize_system
 from mvl.coords.transformations import change_system, validate_transformation
@@ -432,12 +432,12 @@ def _write(
     conversion = None if file_dtype == data.dtype else file_dtype
     targets = [target] if data_target is None else [data_target, target]
     with atomic_write(*targets, error_path=target) as temporaries:  # the header last: it names the data
-        with open(temporaries[-1], "wb") as stream:
+        with open_output(temporaries[-1]) as stream:
             stream.write(header_bytes)
             if data_target is None:
                 _write_data(stream, data, conversion, chosen_encoding, compression_level)
         if data_target is not None:
-            with open(temporaries[0], "wb") as stream:
+            with open_output(temporaries[0]) as stream:
                 _write_data(stream, data, conversion, chosen_encoding, compression_level)
 
 
