@@ -1,4 +1,8 @@
-"""mvloader batch: 40 DICOM series to .nii.gz with 1 and 2 worker processes; batch-layer overhead."""
+"""mvloader batch: 40 DICOM series to .nii.gz with 1 and 2 worker processes; batch-layer overhead.
+
+The memory columns count the calling process only: with ``--jobs 2`` the work (and its
+memory) is in the two worker processes, so only ``--jobs 1`` shows a conversion's peak.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
 """Batch conversion of a generated tree: manifest, geometry, resume, interruption, Dask."""
 
 import json
+import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nibabel as nib
@@ -19,7 +22,9 @@ import mvloader
 from mvl.coords import FormatWarning, SecurityError, change_system
 from mvl.coords.testing import assert_same_image, sample_transformation
 from mvl.dicom.testing import oblique_transformation, write_series
+from mvloader import registry
 from mvloader.batch import convert_tree
+from mvloader.batch.discovery import discover
 from mvloader.batch.manifest import read_records
 from mvloader.batch.naming import dicom_output_name, inside, sanitise
 
@@ -139,6 +144,63 @@ def test_names_are_patient_study_series_and_stay_inside(tree, tmp_path):
         inside(tmp_path, "../escape.nii")
 
 
+def discover_on_a_pool(root, caplog, **options):
+    """`discover` with its parts surveyed by two worker processes; asserts that they were."""
+    with ProcessPoolExecutor(2) as pool, caplog.at_level(logging.DEBUG, logger="mvloader.batch.discovery"):
+        items = discover(root, ".nii.gz", executor=pool, **options)
+    return items, [record.getMessage() for record in caplog.records if "surveying it at once" in record.getMessage()]
+
+
+def test_surveying_in_parts_on_workers_finds_the_same_and_relays_warnings(tree, tmp_path, caplog):
+    root, _ = tree
+    at_once = discover(root, ".nii.gz")
+    with pytest.warns(FormatWarning, match=r"corrupt: skipped 1 unreadable DICOM file\(s\): IM"):
+        in_parts, fallbacks = discover_on_a_pool(root, caplog)
+    assert not fallbacks
+    assert in_parts == at_once
+    assert len(in_parts) == 7
+
+
+def test_a_series_split_across_parts_is_surveyed_at_once(tmp_path, caplog):
+    root = tmp_path / "export"
+    first = write_series(root / "A" / "ct", shape=(6, 5, 8), edit=labelled("P9", "Abdomen", "split", 7), seed=5)
+    (root / "B" / "ct").mkdir(parents=True)
+    for file in sorted(first.iterdir())[4:]:  # the second half of the slices lies in another folder
+        file.rename(root / "B" / "ct" / file.name)
+    write_series(root / "C" / "mr", shape=(4, 4, 3), modality="MR", edit=labelled("P9", "Abdomen", "other", 8))
+    in_parts, fallbacks = discover_on_a_pool(root, caplog)
+    assert fallbacks, "the split series must send the tree to one survey"
+    assert in_parts == discover(root, ".nii.gz")
+    split = next(item for item in in_parts if "split" in item.output)
+    assert (split.source, split.recursive) == (".", True)
+    result = convert_tree(root, tmp_path / "out", jobs=2)
+    assert result.ok and sorted(tuple(record.shape) for record in result.records) == [(4, 4, 3), (6, 5, 8)]
+
+
+def test_outputs_that_would_share_a_name_get_distinct_ones(tree, tmp_path):
+    root, _ = tree
+    shutil.copy(root / "scans" / "t2.nrrd", root / "scans" / "t1.nrrd")  # t1.nii.gz and t1.nrrd -> t1.nii.gz
+    with zipfile.ZipFile(root / "copy.zip", "w") as archive:  # the axial series once more, in an archive
+        for file in sorted((root / "P1" / "s1" / "axial").iterdir()):
+            archive.write(file, file.name)
+    records = convert_tree(root, tmp_path / "out", jobs=2).records
+    outputs = [record.output for record in records]
+    assert len(outputs) == 9 and len({name.casefold() for name in outputs}) == 9
+    by_source = {record.source: record.output for record in records}
+    assert by_source["scans/t1.nii.gz"] == "scans/t1.nii.gz"  # the key sorting first keeps the plain name
+    assert re.fullmatch(r"scans/t1_[0-9a-f]{8}\.nii\.gz", by_source["scans/t1.nrrd"])
+    axial = [record for record in records if "_axial_" in record.output]
+    assert len(axial) == 2 and all(record.status == "done" for record in axial)
+    assert convert_tree(root, tmp_path / "out", jobs=1).converted == 0  # the names are stable across runs
+
+
+def test_without_mvl_dicom_archives_and_series_are_left_alone(tree, monkeypatch):
+    root, _ = tree
+    installed = registry.installed_formats()
+    monkeypatch.setattr(registry, "installed_formats", lambda: {k: v for k, v in installed.items() if k != "dicom"})
+    assert [item.source for item in discover(root, ".nii.gz")] == ["scans/t1.nii.gz", "scans/t2.nrrd"]
+
+
 def test_second_run_converts_nothing_and_retries_failures(tree, tmp_path):
     root, _ = tree
     out = tmp_path / "out"
@@ -178,12 +240,15 @@ FORMAT = Format("slowfmt", "a deliberately slow test format", (".slow",), sniff,
 """
 
 
-def install_slow_plugin(folder: Path) -> None:
-    (folder / "slowplugin.py").write_text(SLOW_PLUGIN)
-    info = folder / "slowplugin-1.0.dist-info"
+def install_plugin(folder: Path, module: str, name: str, source: str) -> Path:
+    """The format plugin `module`, registered as format `name`, in `folder` (for PYTHONPATH)."""
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(source)
+    info = folder / f"{module}-1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slowplugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[mvl.formats]\nslowfmt = slowplugin:FORMAT\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[mvl.formats]\n{name} = {module}:FORMAT\n")
+    return folder
 
 
 def assert_same_outputs(records, folder, reference):
@@ -202,9 +267,7 @@ def comparable(records):
 def test_killed_worker_then_resume_reaches_the_same_final_state(tree, tmp_path):
     root, _ = tree
     (root / "scans" / "stuck.slow").write_bytes(b"SLOWFMT\n")
-    plugin = tmp_path / "plugin"
-    plugin.mkdir()
-    install_slow_plugin(plugin)
+    plugin = install_plugin(tmp_path / "plugin", "slowplugin", "slowfmt", SLOW_PLUGIN)
     marker = tmp_path / "slow-worker.pid"
     env = {**os.environ, "PYTHONPATH": str(plugin), "SLOW_MARKER": str(marker)}
     out = tmp_path / "out"
@@ -226,6 +289,47 @@ def test_killed_worker_then_resume_reaches_the_same_final_state(tree, tmp_path):
     subprocess.run([str(MVL), "batch", root, clean, "--jobs", "1", "--quiet"], env=env, check=False)
     assert comparable(read_records(out)) == comparable(read_records(clean))
     assert_same_outputs(read_records(clean).values(), out, clean)
+
+
+DYING_PLUGIN = """
+import os
+from pathlib import Path
+from mvl.coords.formats import Format
+
+def sniff(path):
+    marker = Path(os.environ["DYING_MARKER"])
+    if os.getpid() != int(os.environ["DYING_PARENT"]) and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os._exit(9)  # a worker dies while it surveys its part of the tree
+    return False
+
+FORMAT = Format("dying", "kills the first worker that looks at a file", (".dying",), sniff, "dyingplugin:load")
+"""
+
+
+def test_a_worker_lost_while_surveying_does_not_lose_the_batch(tree, tmp_path):
+    root, _ = tree
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "dyingplugin.py").write_text(DYING_PLUGIN)
+    info = plugin / "dyingplugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: dyingplugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mvl.formats]\ndying = dyingplugin:FORMAT\n")
+    marker = tmp_path / "died"
+    script = (
+        "import os, sys; os.environ['DYING_PARENT'] = str(os.getpid()); from mvloader.cli import main; sys.exit(main())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(plugin), "DYING_MARKER": str(marker)}
+    out = tmp_path / "out"
+    batch = subprocess.run(
+        [sys.executable, "-c", script, "batch", str(root), str(out), "--jobs", "2", "--quiet"], env=env, check=False
+    )
+    assert marker.exists(), "no worker died: the test did not test anything"
+    assert batch.returncode == 1  # the gap and the corrupt series fail, as they should; nothing else
+    clean = tmp_path / "clean"
+    subprocess.run([str(MVL), "batch", root, clean, "--jobs", "1", "--quiet"], check=False)
+    assert comparable(read_records(out)) == comparable(read_records(clean))
 
 
 def test_dask_cluster_gives_the_same_manifest(tree, tmp_path):

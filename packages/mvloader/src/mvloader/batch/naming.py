@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from mvl.coords import SecurityError
 
-__all__ = ["dicom_output_name", "file_output_name", "inside", "sanitise"]
+__all__ = ["dicom_output_name", "file_output_name", "inside", "sanitise", "short_hash"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -37,8 +37,15 @@ def sanitise(text: str, *, fallback: str = "unknown", limit: int = 64) -> str:
     return cleaned or fallback
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+def short_hash(text: str, length: int = 8) -> str:
+    """The first `length` hex digits of the SHA-256 of `text`.
+
+    Examples
+    --------
+    >>> short_hash("1.2.3.4")
+    '6694f83c'
+    """
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def dicom_output_name(
@@ -65,9 +72,9 @@ def dicom_output_name(
     study = "_".join(
         part for part in (sanitise(study_date, fallback=""), sanitise(study_description, fallback="")) if part
     )
-    study = f"{study or 'study'}_{_short_hash(study_uid)}"
+    study = f"{study or 'study'}_{short_hash(study_uid)}"
     number = f"{int(series_number):03d}" if series_number.strip().lstrip("-").isdigit() else "000"
-    series = f"{number}_{sanitise(series_description, fallback='series')}_{_short_hash(series_uid)}"
+    series = f"{number}_{sanitise(series_description, fallback='series')}_{short_hash(series_uid)}"
     return str(PurePosixPath(patient, study, series + suffix))
 
 

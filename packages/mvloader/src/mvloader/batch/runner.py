@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,9 @@ def convert_tree(
         The anatomical system the outputs are aligned to (default ``"RAS"``).
     jobs : int, optional
         How many CPUs to use on this machine (by default all usable ones): as many
-        worker processes, each compressing on one thread (or, with fewer inputs than
-        `jobs`, on several). ``1`` converts one input after the other in this process.
+        worker processes, which first survey the tree side by side and then convert,
+        each compressing on one thread (or, with fewer inputs than `jobs`, on several).
+        ``1`` surveys and converts one input after the other in this process.
     scheduler : str, optional
         Address of a running Dask distributed scheduler (``tcp://host:port``): convert
         on its workers instead, which must see `root` and `output_folder` under the
@@ -137,65 +138,108 @@ def convert_tree(
     chosen_system = normalize_system(system)
     suffix = _suffix(to)
     _remove_partial_files(target)
-
-    items = discover(source, suffix, exclude=target)
-    previous = read_records(target)
-    final: dict[str, Record] = {}
-    todo: list[Item] = []
-    for item in items:
-        record = previous.get(item.key)
-        if _already_done(record, target) and record is not None and record.output == item.output:
-            final[item.key] = record
-        else:
-            todo.append(item)
-    result = BatchResult(skipped=len(final), manifest=target / MANIFEST_JSONL)
-    done = len(final)
-    if progress:
-        progress(done, len(items), 0)
-    try:
-        for record in _run(todo, source, target, chosen_system, jobs, scheduler):
-            append_record(target, record)
-            final[record.key] = record
-            done += 1
-            if record.status == "done":
-                result.converted += 1
+    budget = max(1, jobs or usable_cpus())  # CPUs the batch may use, like make -j
+    with _LocalPool(budget if scheduler is None else 1, target / f"output{suffix}") as pool:
+        items = discover(source, suffix, exclude=target, executor=pool.executor())
+        previous = read_records(target)
+        final: dict[str, Record] = {}
+        todo: list[Item] = []
+        for item in items:
+            record = previous.get(item.key)
+            if _already_done(record, target) and record is not None and record.output == item.output:
+                final[item.key] = record
             else:
-                result.failed += 1
-            if progress:
-                progress(done, len(items), result.failed)
-    finally:
-        order = {item.key: index for index, item in enumerate(items)}
-        result.records = sorted(final.values(), key=lambda record: order.get(record.key, len(order)))
-        write_csv(target, result.records)
-        result.seconds = time.perf_counter() - started
+                todo.append(item)
+        result = BatchResult(skipped=len(final), manifest=target / MANIFEST_JSONL)
+        done = len(final)
+        if progress:
+            progress(done, len(items), 0)
+        arguments = (str(source.resolve()), str(target.resolve()), chosen_system)
+        try:
+            if scheduler:
+                records = _run_on_dask(todo, arguments, scheduler)
+            else:
+                records = _run_locally(todo, arguments, budget, pool)
+            for record in records:
+                append_record(target, record)
+                final[record.key] = record
+                done += 1
+                if record.status == "done":
+                    result.converted += 1
+                else:
+                    result.failed += 1
+                if progress:
+                    progress(done, len(items), result.failed)
+        finally:
+            order = {item.key: index for index, item in enumerate(items)}
+            result.records = sorted(final.values(), key=lambda record: order.get(record.key, len(order)))
+            write_csv(target, result.records)
+            result.seconds = time.perf_counter() - started
     return result
 
 
-def _run(
-    items: list[Item], root: Path, target: Path, system: str, jobs: int | None, scheduler: str | None
-) -> Iterator[Record]:
-    arguments = (str(root.resolve()), str(target.resolve()), system)
-    if scheduler:
-        yield from _run_on_dask(items, arguments, scheduler)
-        return
-    _preload(items, target)
-    budget = max(1, jobs or usable_cpus())  # CPUs the batch may use, like make -j
+class _LocalPool:
+    """Worker processes for surveying and converting on this machine, started on first use.
+
+    With fewer than two CPUs to use there is none (:meth:`executor` returns None). The
+    loaders and the saver are imported before the workers start, so that the forked
+    workers inherit them instead of each importing nibabel, pydicom & co.
+    """
+
+    def __init__(self, workers: int, example_output: Path) -> None:
+        self.workers = workers
+        self.example_output = example_output
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _LocalPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def executor(self, *, fresh: bool = False) -> ProcessPoolExecutor | None:
+        """The pool (None when there is one CPU); `fresh`: replace it (a worker died)."""
+        if self.workers < 2:
+            return None
+        if fresh and self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._pool is None:
+            _preload(self.example_output)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self._pool
+
+
+def _run_locally(items: list[Item], arguments: tuple[str, str, str], budget: int, pool: _LocalPool) -> Iterator[Record]:
     workers = min(budget, len(items))
-    threads = max(1, budget // max(workers, 1))  # gzip threads per worker: together within the budget
-    if workers <= 1:
+    threads = max(1, budget // max(workers, 1))  # gzip threads per input: together within the budget
+    executor = pool.executor() if workers > 1 else None
+    if executor is None:
         with _gzip_threads(threads):
             for item in items:
                 yield convert_item(item, *arguments)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_limit_gzip_threads, initargs=(threads,)) as pool:
-        futures: dict[Future[Record], Item] = {pool.submit(convert_item, item, *arguments): item for item in items}
-        try:
-            for future in as_completed(futures):
-                yield _outcome(future, futures[future], system)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    futures: dict[Future[Record], Item]
+    try:
+        futures = {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+    except BrokenExecutor:  # a worker died while the tree was surveyed: start afresh
+        executor = pool.executor(fresh=True)
+        assert executor is not None
+        futures = {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+    try:
+        for future in as_completed(futures):
+            yield _outcome(future, futures[future], arguments[2])
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _convert_with_threads(item: Item, root: str, output_folder: str, system: str, threads: int) -> Record:
+    """:func:`convert_item` in a worker process, compressing on `threads` threads."""
+    _limit_gzip_threads(threads)
+    return convert_item(item, root, output_folder, system)
 
 
 def _outcome(future: Any, item: Item, system: str) -> Record:
@@ -231,21 +275,18 @@ def _run_on_dask(items: list[Item], arguments: tuple[str, str, str], scheduler: 
             raise
 
 
-def _preload(items: list[Item], target: Path) -> None:
-    """Import the loaders and the saver now: forked workers inherit them instead of each
-    importing nibabel, pydicom & co. on their first input."""
-    formats = registry.installed_formats()
-    for name in {item.format for item in items}:
-        if name in formats:
-            formats[name].loader()
-    if items:
-        registry.format_for_saving(target / items[0].output).saver()
-        gzip_backend()  # NIfTI and NRRD outputs are compressed; the backend is imported on first use
+def _preload(example_output: Path) -> None:
+    """Import our loaders, the saver of `example_output`'s format and the gzip backend now."""
+    for name, fmt in registry.installed_formats().items():
+        if not registry.is_third_party(name):  # plugins are imported where they are used
+            fmt.loader()
+    registry.format_for_saving(example_output).saver()
+    gzip_backend()
 
 
 def _limit_gzip_threads(threads: int) -> None:
-    """Worker initializer: several processes on one machine should not each start a
-    compression thread per CPU (see :func:`mvl.coords.compression.write_gzip`)."""
+    """Several processes on one machine should not each start a compression thread per
+    CPU (see :func:`mvl.coords.compression.write_gzip`)."""
     os.environ["MVL_GZIP_THREADS"] = str(threads)
 
 
