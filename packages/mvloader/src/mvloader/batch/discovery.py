@@ -152,7 +152,11 @@ class _Outside:
         self.prefix = None if exclude is None else str(exclude.resolve()) + os.sep
 
     def __call__(self, path: Path) -> bool:
-        return self.prefix is None or not str(path.resolve()).startswith(self.prefix)
+        return self.resolved(path.resolve())
+
+    def resolved(self, path: Path) -> bool:
+        """The same for a path resolved already."""
+        return self.prefix is None or not str(path).startswith(self.prefix)
 
 
 def _regular_files(root: Path, outside: _Outside) -> list[Path]:
@@ -186,11 +190,15 @@ def _classify(root: Path, candidates: list[Path], suffix: str) -> tuple[list[Ite
 
 def _series_items(root: Path, series: list[SeriesInfo], suffix: str, outside: _Outside) -> list[Item]:
     items = []
+    base = root.resolve()
     for info in series:
-        source, uid = Path(info.path), info.uid
-        if uid is None or not outside(source):
+        uid = info.uid
+        if uid is None:
             continue  # a series without a UID cannot be told apart from others safely
-        relative = source.resolve().relative_to(root.resolve()).as_posix()
+        source = Path(info.path).resolve()
+        if not outside.resolved(source):
+            continue
+        relative = source.relative_to(base).as_posix()
         output = dicom_output_name(
             patient_id=info.patient_id or "",
             study_date=info.date or "",
