@@ -1,5 +1,6 @@
 """Batch conversion of a generated tree: manifest, geometry, resume, interruption, Dask."""
 
+import gc
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from mvloader.batch import convert_tree
 from mvloader.batch.discovery import discover
 from mvloader.batch.manifest import read_records
 from mvloader.batch.naming import dicom_output_name, inside, sanitise
+from mvloader.batch.runner import _LocalPool
 
 MVL = Path(sys.executable).with_name("mvl")
 # The tree holds a deliberately truncated file; listing it warns (asserted in the first test).
@@ -175,6 +177,16 @@ def test_a_series_split_across_parts_is_surveyed_at_once(tmp_path, caplog):
     assert (split.source, split.recursive) == (".", True)
     result = convert_tree(root, tmp_path / "out", jobs=2)
     assert result.ok and sorted(tuple(record.shape) for record in result.records) == [(4, 4, 3), (6, 5, 8)]
+
+
+def test_workers_leave_what_they_inherit_out_of_garbage_collection(tmp_path):
+    # A collection in a forked worker would write to (and so copy) every object inherited from the parent.
+    with _LocalPool(2, tmp_path / "x.nii.gz") as pool:
+        executor = pool.executor()
+        assert executor is not None
+        assert executor.submit(gc.get_freeze_count).result() > 1000
+    with _LocalPool(1, tmp_path / "x.nii.gz") as pool:
+        assert pool.executor() is None  # one CPU: no worker processes at all
 
 
 def test_outputs_that_would_share_a_name_get_distinct_ones(tree, tmp_path):

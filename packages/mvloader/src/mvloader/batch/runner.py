@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -207,7 +208,7 @@ class _LocalPool:
             self._pool = None
         if self._pool is None:
             _preload(self.example_output)
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_started)
         return self._pool
 
 
@@ -234,6 +235,16 @@ def _run_locally(items: list[Item], arguments: tuple[str, str, str], budget: int
         for future in futures:
             future.cancel()
         raise
+
+
+def _worker_started() -> None:
+    """Worker initializer: the objects inherited from the parent are left out of garbage collection.
+
+    A forked worker shares the parent's memory until it writes to it, and a full
+    collection writes to every object it visits: it copied most of the parent's heap
+    into both workers at once, stalling them for ~30 ms in the middle of a survey.
+    """
+    gc.freeze()
 
 
 def _convert_with_threads(item: Item, root: str, output_folder: str, system: str, threads: int) -> Record:
