@@ -1,8 +1,10 @@
 import bz2
 import contextlib
+import errno
 import gzip
 import io
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -140,6 +142,43 @@ def test_write_gzip_round_trips_through_the_standard_library(backend, threads):
     assert not out.closed
     assert gzip.decompress(out.getvalue()) == array.tobytes()
     assert zlib.decompress(out.getvalue(), wbits=31) == array.tobytes()
+
+
+class FullDisk(io.BytesIO):
+    """Accepts `room` bytes, then fails like a full disk."""
+
+    def __init__(self, room):
+        super().__init__()
+        self.room = room
+
+    def write(self, data):
+        if self.tell() + memoryview(data).nbytes > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+@pytest.mark.parametrize("room", [5, 50_000])  # in the gzip header (calling thread), in the data (writer thread)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_write_errors_reach_the_caller_and_never_hang(backend, threads, room):
+    # python-isal < 1.9 and zlib-ng < 1.1 hang for ever when their writer thread meets an error.
+    outcome = []
+
+    def save():
+        try:
+            write_gzip(
+                FullDisk(room),
+                [DATA[i : i + 65536] for i in range(0, len(DATA), 65536)],
+                backend=backend,
+                threads=threads,
+            )
+        except OSError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=save, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "write_gzip hung on a write error"
+    assert len(outcome) == 1 and outcome[0].errno == errno.ENOSPC
 
 
 def test_default_level_gives_about_zlib_level_1_size(backend):

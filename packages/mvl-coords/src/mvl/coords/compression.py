@@ -417,14 +417,47 @@ def write_gzip(
     workers = threads if threads is not None else _default_threads()
     if chosen.name in _THREADED and workers > 1:
         threaded = importlib.import_module(_THREADED[chosen.name])
-        with threaded.open(stream, "wb", compresslevel=chosen_level, threads=workers) as compressed:
+        target = _HeldError(stream)
+        with threaded.open(target, "wb", compresslevel=chosen_level, threads=workers) as compressed:
             for block in blocks:
+                if target.error is not None:
+                    break  # the file cannot be written (a full disk): stop compressing
                 compressed.write(block)
+        if target.error is not None:
+            raise target.error
         return
     compressor = chosen.module.compressobj(chosen_level, wbits=_GZIP_WBITS)
     for block in blocks:
         stream.write(compressor.compress(block))
     stream.write(compressor.flush())
+
+
+class _HeldError:
+    """The stream a compression thread writes to: the first error is kept for the caller.
+
+    A threaded writer whose thread meets an error (a full disk) hangs for ever in
+    python-isal before 1.9 and zlib-ng before 1.1; so the thread never sees one. After
+    an error nothing more is written, and :func:`write_gzip` raises it.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.error: Exception | None = None
+
+    def write(self, data: Any) -> int:
+        if self.error is None:
+            try:
+                return self.stream.write(data)
+            except Exception as error:  # kept, and raised by write_gzip
+                self.error = error
+        return memoryview(data).nbytes
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self.stream.flush()
+            except Exception as error:  # kept, and raised by write_gzip
+                self.error = error
 
 
 def _default_threads() -> int:
