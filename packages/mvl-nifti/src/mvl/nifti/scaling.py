@@ -117,7 +117,7 @@ def apply_scaling(
         result = out
     factors = np.array([slope, intercept], dtype=target)
     if slope != 1.0:
-        np.multiply(stored, factors[0], out=result)
+        np.multiply(stored, factors[0], out=result, dtype=target)  # in `target` also where NumPy < 2 would not
     else:
         result[...] = stored
     if intercept != 0.0:
