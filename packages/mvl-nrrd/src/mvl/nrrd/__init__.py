@@ -9,8 +9,9 @@ Loading (:mod:`mvl.nrrd.reader`)
 
 Saving (:mod:`mvl.nrrd.writer`)
     :func:`save_image` (array and matrix) and :func:`save_volume` (a volume, keeping
-    the fields of the NRRD it came from). RAS+, LAS+ and LPS+ are written as they are,
-    other systems as RAS+; gzip by default; ``.nhdr`` writes a detached pair; atomic.
+    the fields of the NRRD it came from). RAS+ and LPS+ are written as they are, other
+    systems (LAS+ too, which ITK misread) as RAS+; gzip by default; ``.nhdr`` writes a
+    detached pair; atomic.
 
 The loaded source (:mod:`mvl.nrrd.source`)
     :class:`NrrdSource`, kept in ``Volume.src_object``: the pair ``(data, header)``

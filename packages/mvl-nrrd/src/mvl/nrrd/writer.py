@@ -2,9 +2,13 @@
 
 NRRD can state three anatomical systems in ``space`` (NRRD spec, section 4):
 ``right-anterior-superior`` (RAS+), ``left-anterior-superior`` (LAS+) and
-``left-posterior-superior`` (LPS+). Data in one of them is written in it; for any of the
-other 45 systems the matrix is converted to RAS+ first, which leaves every voxel at the
-same place in the subject.
+``left-posterior-superior`` (LPS+). Data in RAS+ or LPS+ is written in it; for any of the
+other 46 systems the matrix is converted to RAS+ first, which leaves every voxel at the
+same place in the subject. LAS+ is among them although NRRD can state it: ITK read LAS
+files with the left-right axis flipped instead of the anterior-posterior one from 2005
+until 2025 (InsightSoftwareConsortium/ITK#5207; SimpleITK before 2.5.6 and the tools
+built on it), and a file we write must mean the same in every reader. LAS files are read
+as they are.
 
 Non-spatial axes (vector components, time points) get ``none`` in ``space directions``
 and their kind in ``kinds``. The file is gzip-compressed by default (through the
@@ -53,7 +57,8 @@ from .space import ANATOMICAL_SPACES, KINDS, SPACE_NAMES, SPATIAL_KINDS
 __all__ = ["DATA_SUFFIXES", "WRITABLE_SYSTEMS", "save_image", "save_volume"]
 
 #: The anatomical systems an NRRD ``space`` can state; others are saved as RAS+.
-WRITABLE_SYSTEMS: Final = ("RAS", "LAS", "LPS")
+#: The systems written as they are (see the module docs for why not LAS+).
+WRITABLE_SYSTEMS: Final = ("RAS", "LPS")
 #: The suffix of a detached data file, per encoding.
 DATA_SUFFIXES: Final = {"gzip": ".raw.gz", "raw": ".raw", "bzip2": ".raw.bz2"}
 _ENCODINGS: Final = {"gzip": "gzip", "gz": "gzip", "raw": "raw", "bzip2": "bzip2", "bz2": "bzip2"}
@@ -95,9 +100,9 @@ def save_image(
     transformation : (4, 4) array_like
         Maps the indices of the spatial axes of `data` (in increasing order) to `system`.
     system : str, optional
-        The world system of `transformation`; default ``"RAS"``. RAS, LAS and LPS are
-        written as they are; any other of the 48 systems is converted to RAS+ (world
-        positions unchanged).
+        The world system of `transformation`; default ``"RAS"``. RAS and LPS are
+        written as they are; any other of the 48 systems, LAS included, is converted to
+        RAS+ (world positions unchanged).
     kinds : str or sequence of str, optional
         NRRD ``kinds``: one per axis, or one string for every spatial axis. By default
         ``domain`` for spatial axes and ``list`` for the others.
@@ -188,8 +193,8 @@ def save_volume(
         always matches.
     src_system : bool, optional
         True (default): write in :attr:`~mvl.coords.Volume.src_system`; False: in
-        :attr:`~mvl.coords.Volume.system`. Either is used if it is RAS, LAS or LPS;
-        any other system is saved as RAS+ (world positions unchanged).
+        :attr:`~mvl.coords.Volume.system`. Either is used if it is RAS or LPS; any
+        other system (LAS included) is saved as RAS+ (world positions unchanged).
     kinds : str or sequence of str, optional
         NRRD ``kinds`` in the saved axis order, or one string for every spatial axis. By
         default those of the source file, else ``domain`` and ``list``.
