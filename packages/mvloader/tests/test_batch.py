@@ -242,7 +242,10 @@ def sniff(path):
 
 def load(path, *, system="RAS"):
     marker = Path(os.environ["SLOW_MARKER"])
-    if not marker.exists():  # the first run: announce this worker, then hang until killed
+    if not marker.exists():  # the first run: as if half-way through saving, announce this worker, hang
+        partial = Path(os.environ["SLOW_PARTIAL"])
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"half a file")
         marker.write_text(str(os.getpid()))
         time.sleep(120)
     import mvloader
@@ -281,8 +284,9 @@ def test_killed_worker_then_resume_reaches_the_same_final_state(tree, tmp_path):
     (root / "scans" / "stuck.slow").write_bytes(b"SLOWFMT\n")
     plugin = install_plugin(tmp_path / "plugin", "slowplugin", "slowfmt", SLOW_PLUGIN)
     marker = tmp_path / "slow-worker.pid"
-    env = {**os.environ, "PYTHONPATH": str(plugin), "SLOW_MARKER": str(marker)}
     out = tmp_path / "out"
+    partial = out / "scans" / ".stuck.nii.gz.x1y2z3.partial"  # what a worker killed mid-save leaves
+    env = {**os.environ, "PYTHONPATH": str(plugin), "SLOW_MARKER": str(marker), "SLOW_PARTIAL": str(partial)}
     batch = subprocess.Popen([str(MVL), "batch", root, out, "--jobs", "2", "--quiet"], env=env, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
@@ -293,7 +297,7 @@ def test_killed_worker_then_resume_reaches_the_same_final_state(tree, tmp_path):
     interrupted = read_records(out)
     assert interrupted["slowfmt:scans/stuck.slow"].status == "failed"
     assert "worker lost" in interrupted["slowfmt:scans/stuck.slow"].error
-    assert not list(out.rglob("*.partial"))
+    assert not list(out.rglob("*.partial")), "a worker's half-written file outlived the run"
 
     resumed = subprocess.run([str(MVL), "batch", root, out, "--jobs", "2", "--quiet"], env=env, check=False)
     assert resumed.returncode == 1  # the gap and the corrupt series still fail, as they should

@@ -24,6 +24,8 @@ __all__ = ["BatchResult", "Progress", "convert_tree"]
 
 #: ``progress(done, total, failed)``, called after every finished input.
 Progress = Callable[[int, int, int], None]
+#: How the error of an input whose worker died starts.
+_LOST = "worker lost: "
 _SUFFIXES = {"nii.gz": ".nii.gz", "nii": ".nii", "nrrd": ".nrrd", "nhdr": ".nhdr"}
 
 
@@ -140,42 +142,51 @@ def convert_tree(
     suffix = _suffix(to)
     _remove_partial_files(target)
     budget = max(1, jobs or usable_cpus())  # CPUs the batch may use, like make -j
-    with _LocalPool(budget if scheduler is None else 1, target / f"output{suffix}") as pool:
-        items = discover(source, suffix, exclude=target, executor=pool.executor())
-        previous = read_records(target)
-        final: dict[str, Record] = {}
-        todo: list[Item] = []
-        for item in items:
-            record = previous.get(item.key)
-            if _already_done(record, target) and record is not None and record.output == item.output:
-                final[item.key] = record
-            else:
-                todo.append(item)
-        result = BatchResult(skipped=len(final), manifest=target / MANIFEST_JSONL)
-        done = len(final)
-        if progress:
-            progress(done, len(items), 0)
-        arguments = (str(source.resolve()), str(target.resolve()), chosen_system)
-        try:
-            if scheduler:
-                records = _run_on_dask(todo, arguments, scheduler)
-            else:
-                records = _run_locally(todo, arguments, budget, pool)
-            for record in records:
-                append_record(target, record)
-                final[record.key] = record
-                done += 1
-                if record.status == "done":
-                    result.converted += 1
+    result = BatchResult(manifest=target / MANIFEST_JSONL)
+    tidy = False  # whether a worker may have died mid-save, leaving its temporary file
+    try:
+        with _LocalPool(budget if scheduler is None else 1, target / f"output{suffix}") as pool:
+            items = discover(source, suffix, exclude=target, executor=pool.executor())
+            previous = read_records(target)
+            final: dict[str, Record] = {}
+            todo: list[Item] = []
+            for item in items:
+                record = previous.get(item.key)
+                if _already_done(record, target) and record is not None and record.output == item.output:
+                    final[item.key] = record
                 else:
-                    result.failed += 1
-                if progress:
-                    progress(done, len(items), result.failed)
-        finally:
-            order = {item.key: index for index, item in enumerate(items)}
-            result.records = sorted(final.values(), key=lambda record: order.get(record.key, len(order)))
-            write_csv(target, result.records)
-            result.seconds = time.perf_counter() - started
+                    todo.append(item)
+            result.skipped = done = len(final)
+            if progress:
+                progress(done, len(items), 0)
+            arguments = (str(source.resolve()), str(target.resolve()), chosen_system)
+            try:
+                tidy = True
+                if scheduler:
+                    records = _run_on_dask(todo, arguments, scheduler)
+                else:
+                    records = _run_locally(todo, arguments, budget, pool)
+                lost = False
+                for record in records:
+                    append_record(target, record)
+                    final[record.key] = record
+                    done += 1
+                    if record.status == "done":
+                        result.converted += 1
+                    else:
+                        result.failed += 1
+                        lost = lost or record.error.startswith(_LOST)
+                    if progress:
+                        progress(done, len(items), result.failed)
+                tidy = lost
+            finally:
+                order = {item.key: index for index, item in enumerate(items)}
+                result.records = sorted(final.values(), key=lambda record: order.get(record.key, len(order)))
+                write_csv(target, result.records)
+    finally:
+        if tidy:  # the workers are gone now: what they left half-written goes
+            _remove_partial_files(target)
+        result.seconds = time.perf_counter() - started
     return result
 
 
@@ -265,7 +276,7 @@ def _outcome(future: Any, item: Item, system: str) -> Record:
             output=item.output,
             status="failed",
             system=system,
-            error=f"worker lost: {type(error).__name__}: {error}",
+            error=f"{_LOST}{type(error).__name__}: {error}",
         )
     return record
 
