@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "types", "tests", "slim", "cross", "build", "docs", "demo"]
+nox.options.sessions = ["lint", "types", "tests", "lowest", "slim", "cross", "build", "docs", "demo"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -33,7 +33,18 @@ def local_requirements(package: str, extras: str = "") -> list[str]:
     In-repo dependencies are installed from their folders, so an unreleased core
     satisfies the format packages' ranges without a package index.
     """
+    ordered, _ = _closure(package, extras)
+    paths = [f"./packages/{name}" for name in ordered]
+    if extras:
+        paths[-1] += f"[{extras}]"
+    return paths
+
+
+def _closure(package: str, extras: str = "") -> tuple[list[str], list[str]]:
+    """The in-repo packages `package` (with `extras`) needs, dependencies first, and the
+    third-party requirements they declare (for the chosen extras)."""
     ordered: list[str] = []
+    third_party: list[str] = []
 
     def visit(name: str, chosen_extras: set[str]) -> None:
         project = PACKAGES[name]["project"]
@@ -42,16 +53,15 @@ def local_requirements(package: str, extras: str = "") -> list[str]:
             requirements += project.get("optional-dependencies", {}).get(extra, [])
         for text in requirements:
             requirement = Requirement(text)
-            if requirement.name in PACKAGES and requirement.name != name:
+            if requirement.name not in PACKAGES:
+                third_party.append(text)
+            elif requirement.name != name:
                 visit(requirement.name, set(requirement.extras))
         if name not in ordered:
             ordered.append(name)
 
     visit(package, set(extras.split(",")) - {""})
-    paths = [f"./packages/{name}" for name in ordered]
-    if extras:
-        paths[-1] += f"[{extras}]"
-    return paths
+    return ordered, sorted(set(third_party))
 
 
 def _all_requirements(project: dict[str, object]) -> list[str]:
@@ -101,9 +111,29 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+@nox.parametrize("package", list(PACKAGES))
+def lowest(session: nox.Session, package: str) -> None:
+    """One package's tests with the oldest versions its declared ranges allow (numpy 1.24, ...).
+
+    The floors of the run-time requirements are what users may have installed; the test
+    group's floors are checked too, so that no range here promises more than it keeps.
+    """
+    pyproject = PACKAGES[package]
+    extras = pyproject["tool"]["mvl"].get("test-extras", "")
+    _, third_party = _closure(package, extras)
+    # Every declared floor is named on the command line, so "lowest-direct" takes exactly it.
+    session.install(
+        *local_requirements(package, extras), *third_party, *group(pyproject, "test"), "--resolution", "lowest-direct"
+    )
+    names = sorted({Requirement(text).name for text in (*third_party, *group(pyproject, "test"))})
+    session.run("python", "tools/show_versions.py", *names)
+    session.run("pytest", f"packages/{package}/tests", *session.posargs)
+
+
+@nox.session
 def slim(session: nox.Session) -> None:
     """A fresh environment with only `mvloader[nifti]`: NIfTI works, the others name their extra."""
-    session.install(*local_requirements("mvloader", "nifti"), "pytest>=8")
+    session.install(*local_requirements("mvloader", "nifti"), "pytest>=8.1")
     session.run("pytest", "packages/mvloader/tests_slim", *session.posargs)
 
 
