@@ -206,6 +206,21 @@ def test_outputs_that_would_share_a_name_get_distinct_ones(tree, tmp_path):
     assert convert_tree(root, tmp_path / "out", jobs=1).converted == 0  # the names are stable across runs
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_unreadable_or_refused_archive_is_a_failed_input_not_a_stopped_batch(tmp_path, jobs):
+    root = tmp_path / "export"
+    write_series(root / "good", shape=(4, 4, 3))
+    (root / "broken.zip").write_bytes(b"PK\x03\x04" + bytes(40))  # zip magic, nothing readable after it
+    with zipfile.ZipFile(root / "evil.zip", "w") as archive:
+        archive.writestr("../../escape.dcm", bytes(200))
+    result = convert_tree(root, tmp_path / "out", jobs=jobs)
+    assert (result.converted, result.failed) == (1, 2)
+    errors = {record.source: record.error for record in result.records if record.status == "failed"}
+    assert re.search(r"broken\.zip: is not a readable zip archive", errors["broken.zip"])
+    assert errors["evil.zip"].startswith("SecurityError") and "climbs out of the archive" in errors["evil.zip"]
+    assert not (tmp_path / "out" / "broken.zip.nii.gz").exists()
+
+
 def test_without_mvl_dicom_archives_and_series_are_left_alone(tree, monkeypatch):
     root, _ = tree
     installed = registry.installed_formats()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from mvl.coords import MvlError
 from mvl.coords.errors import warn
 
 from .. import registry
@@ -81,7 +82,13 @@ def _discover_part(root: Path, folder: Path, recursive: bool, suffix: str, outsi
     files, archives = _classify(root, [path for path in found.other_files if outside(path)], suffix)
     items += files
     for archive in archives:
-        items += _series_items(root, survey(archive).series, suffix, outside)
+        try:
+            series = survey(archive).series
+        except MvlError:  # refused or unreadable: an input that fails, recorded when "converted"
+            relative = archive.relative_to(root).as_posix()
+            items.append(Item(f"dicom:{relative}", relative, "dicom", "", file_output_name(relative, suffix)))
+            continue
+        items += _series_items(root, series, suffix, outside)
     return _Found(items, folder_series, [])
 
 
