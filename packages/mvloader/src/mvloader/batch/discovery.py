@@ -8,7 +8,7 @@ import warnings
 from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvl.coords import MvlError
@@ -16,7 +16,7 @@ from mvl.coords.errors import warn
 
 from .. import registry
 from .items import Item
-from .naming import dicom_output_name, file_output_name, short_hash
+from .naming import dicom_output_name, distinct_names, file_output_name
 
 if TYPE_CHECKING:
     from mvl.dicom import SeriesInfo
@@ -60,7 +60,11 @@ def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: 
     else:
         found = None if executor is None else _side_by_side(root, suffix, outside, executor)
         items = _discover_part(root, root, True, suffix, outside).items if found is None else found
-    return _unique_outputs(sorted(items, key=lambda item: item.key))
+    items.sort(key=lambda item: item.key)
+    names = distinct_names([(item.key, item.output) for item in items])
+    return [
+        item if name == item.output else replace(item, output=name) for item, name in zip(items, names, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ def _parts(root: Path, outside: _Outside) -> list[tuple[Path, bool]]:
     """
     parts: list[tuple[Path, bool]] = [(root, True)]
     for _ in range(_MAX_SPLIT_DEPTH):
-        if not any(recursive for _, recursive in parts) or sum(recursive for _, recursive in parts) >= _MIN_PARTS:
+        trees = sum(recursive for _, recursive in parts)
+        if trees == 0 or trees >= _MIN_PARTS:
             break
         split: list[tuple[Path, bool]] = []
         for folder, recursive in parts:
@@ -218,33 +223,3 @@ def _series_items(root: Path, series: list[SeriesInfo], suffix: str, outside: _O
         )
         items.append(Item(f"dicom:{relative}#{uid}", relative, "dicom", uid, output, info.recursive))
     return items
-
-
-def _unique_outputs(items: list[Item]) -> list[Item]:
-    """`items` (sorted by key) with every output name used once, compared as a file system
-    that ignores case would: later duplicates get ``_<hash of key>`` before the ending."""
-    taken = {item.output.casefold() for item in items}
-    first: set[str] = set()
-    result = []
-    for item in items:
-        name = item.output.casefold()
-        if name not in first:
-            first.add(name)
-            result.append(item)
-            continue
-        path = PurePosixPath(item.output)
-        stem, ending = _split_ending(path.name)
-        output = str(path.with_name(f"{stem}_{short_hash(item.key)}{ending}"))
-        if output.casefold() in taken:  # only if the tree holds such a name already: take the whole key hash
-            output = str(path.with_name(f"{stem}_{short_hash(item.key, 64)}{ending}"))
-        taken.add(output.casefold())
-        result.append(replace(item, output=output))
-    return result
-
-
-def _split_ending(name: str) -> tuple[str, str]:
-    """``("scan", ".nii.gz")`` for ``"scan.nii.gz"``: the endings batch outputs have."""
-    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr"):
-        if name.endswith(ending):
-            return name[: -len(ending)], ending
-    return name, ""

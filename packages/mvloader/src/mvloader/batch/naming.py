@@ -4,7 +4,8 @@ DICOM series become ``<patient>/<study>/<series>.<ext>``: the patient ID, the st
 date and description, the series number and description, each sanitised, plus a short
 hash of the Series Instance UID so that two series with the same description never
 collide. Files (NIfTI, NRRD) keep their path relative to the batch root, with the new
-ending. Every name is checked to stay inside the output folder.
+ending. Every name is checked to stay inside the output folder, and no two inputs of a
+batch share one (:func:`distinct_names`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from mvl.coords import SecurityError
 
-__all__ = ["dicom_output_name", "file_output_name", "inside", "sanitise", "short_hash"]
+__all__ = ["dicom_output_name", "distinct_names", "file_output_name", "inside", "sanitise", "short_hash"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -109,3 +110,38 @@ def inside(root: Path, relative: str) -> Path:
     if PurePosixPath(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
         raise SecurityError(f"output name {relative!r} would lie outside the output folder", path=root)
     return candidate
+
+
+#: The endings batch outputs have (see :func:`distinct_names`).
+_OUTPUT_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr")
+
+
+def distinct_names(keys_and_names: list[tuple[str, str]]) -> list[str]:
+    """Output names, one per ``(key, name)`` in the order given, never two the same.
+
+    Names are compared as a file system that ignores case would. Where names repeat,
+    the first one keeps it and the others get ``_<short hash of their key>`` before
+    the ending; give the pairs in a stable order (batch inputs are sorted by key).
+
+    Examples
+    --------
+    >>> distinct_names([("nifti:scan.nii", "scan.nii.gz"), ("nrrd:scan.nrrd", "scan.nii.gz")])
+    ['scan.nii.gz', 'scan_9da85676.nii.gz']
+    """
+    taken = {name.casefold() for _, name in keys_and_names}
+    first: set[str] = set()
+    result = []
+    for key, name in keys_and_names:
+        if name.casefold() not in first:
+            first.add(name.casefold())
+            result.append(name)
+            continue
+        path = PurePosixPath(name)
+        ending = next((ending for ending in _OUTPUT_ENDINGS if path.name.endswith(ending)), "")
+        stem = path.name[: len(path.name) - len(ending)]
+        unique = str(path.with_name(f"{stem}_{short_hash(key)}{ending}"))
+        if unique.casefold() in taken:  # only if the tree holds such a name already: take the whole key hash
+            unique = str(path.with_name(f"{stem}_{short_hash(key, 64)}{ending}"))
+        taken.add(unique.casefold())
+        result.append(unique)
+    return result

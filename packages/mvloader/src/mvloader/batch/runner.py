@@ -232,13 +232,14 @@ def _run_locally(items: list[Item], arguments: tuple[str, str, str], budget: int
             for item in items:
                 yield convert_item(item, *arguments)
         return
-    futures: dict[Future[Record], Item]
+
+    def submit_all(executor: ProcessPoolExecutor) -> dict[Future[Record], Item]:
+        return {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+
     try:
-        futures = {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+        futures = submit_all(executor)
     except BrokenExecutor:  # a worker died while the tree was surveyed: start afresh
-        executor = pool.executor(fresh=True)
-        assert executor is not None
-        futures = {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+        futures = submit_all(pool.executor(fresh=True) or executor)
     try:
         for future in as_completed(futures):
             yield _outcome(future, futures[future], arguments[2])
