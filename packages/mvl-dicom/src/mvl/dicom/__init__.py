@@ -20,7 +20,7 @@ Headers (:mod:`mvl.dicom.headers`, :mod:`mvl.dicom.walk`, :mod:`mvl.dicom.elemen
     The fast header scan: only the needed elements, raw until decoded, pydicom for the
     unusual; the data element walk; element names as in the standard.
 
-Frames and geometry (:mod:`mvl.dicom.frames`, :mod:`mvl.dicom.multiframe`, :mod:`mvl.dicom.geometry`)
+Frames and geometry (:mod:`.frame`, :mod:`.frames`, :mod:`.multiframe`, :mod:`.selection`, :mod:`.geometry`)
     One frame per slice or per frame of a multi-frame object (functional groups, RT Dose
     grids); the checks (orientation, size, duplicates, spacing, tilt) and the matrix.
 

@@ -49,7 +49,7 @@ from mvl.coords import (
 )
 
 from . import elements as el
-from .frames import DIAGNOSTIC_KEYWORDS, Frame
+from .frame import Frame
 
 __all__ = ["DEFAULT_SPACING_TOLERANCE", "StackGeometry", "stack_geometry"]
 
@@ -65,6 +65,23 @@ PIXEL_SPACING_RTOL = 1e-4
 DUPLICATE_FRACTION = 1e-3
 #: Tilts below this many degrees are numeric noise and not reported.
 TILT_REPORT_DEGREES = 0.05
+#: Attributes compared between frames at the same position to explain why they are there.
+DIAGNOSTIC_KEYWORDS = (
+    "EchoNumbers",
+    "EchoTime",
+    "EffectiveEchoTime",
+    "TemporalPositionIdentifier",
+    "TemporalPositionIndex",
+    "TriggerTime",
+    "NominalCardiacTriggerDelayTime",
+    "DiffusionBValue",
+    "StackID",
+    "AcquisitionNumber",
+    "AcquisitionTime",
+    "ImageType",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Multi-frame objects: one :class:`~mvl.dicom.frames.Frame` per frame, with its own geometry.
+"""Multi-frame objects: one :class:`~mvl.dicom.frame.Frame` per frame, with its own geometry.
 
 Two kinds are understood, and their frames go through the same checks as the slices
 of a series:
@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from mvl.coords import FormatError, GeometryError
 
 from . import elements as el
-from .frames import Frame, check_vector, geometry_value, rescale_of, spacing_value
+from .frame import Frame, check_vector, geometry_value, rescale_of, single_frame, spacing_value
 from .headers import Header
 
 if TYPE_CHECKING:
@@ -53,9 +53,7 @@ def multiframe_frames(header: Header) -> list[Frame]:
     if el.GRID_FRAME_OFFSET_VECTOR in header.values:
         return _grid_frames(header, count)
     if count == 1:
-        from .frames import frames_of
-
-        return frames_of(header)  # pragma: no cover - multi_frame is False for these
+        return [single_frame(header)]  # pragma: no cover - multi_frame is False for these
     raise GeometryError(
         f"is a multi-frame object ({count} frames, (0008,0016) 'SOP Class UID' {header.text(el.SOP_CLASS_UID)}) "
         f"without a position for each frame: neither {el.describe(el.PER_FRAME_FUNCTIONAL_GROUPS)} nor "

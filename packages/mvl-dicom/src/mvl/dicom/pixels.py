@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from mvl.coords import DataError, FormatError, MissingDependencyError, ResourceLimitError, UnsupportedFormatError
 
 from . import elements as el
-from .frames import Frame
+from .frame import Frame
 from .headers import Header
 from .limits import Limits
 

@@ -16,13 +16,15 @@ from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError, Vo
 from mvl.coords.errors import warn
 
 from . import elements as el
-from .frames import Frame, Selector, frames_of, select_frames
+from .frame import Frame
+from .frames import frames_of
 from .geometry import DEFAULT_SPACING_TOLERANCE, stack_geometry
 from .headers import Header
 from .inputs import open_source
 from .limits import DEFAULT_LIMITS, Limits
 from .pixels import check_decoders, layout_of, plan_output, read_frames
 from .progress import ProgressCallback, reporter
+from .selection import Selector, select_frames
 from .series import Scan, choose_series, scan_source
 from .sources import Member, Source
 

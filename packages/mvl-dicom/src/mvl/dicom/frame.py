@@ -1,0 +1,178 @@
+"""`Frame`: one 2D image to stack, with what the Image Plane module says about it.
+
+A :class:`Frame` carries what the Image Plane module (PS3.3 C.7.6.2) says about one
+image, wherever it came from: (0020,0032) 'Image Position (Patient)', (0020,0037) 'Image
+Orientation (Patient)', (0028,0030) 'Pixel Spacing', and the Modality LUT's (0028,1053)
+'Rescale Slope' and (0028,1052) 'Rescale Intercept' (PS3.3 C.11.1). This module also
+holds the value helpers every reader of frames uses (single-frame files here,
+:mod:`.multiframe` for multi-frame objects, :mod:`.frames` dispatching between them), so
+that those readers depend on it and never on each other.
+
+Frames also answer :meth:`Frame.attribute`, by DICOM keyword, for choosing among frames
+(``select={"EchoNumbers": 1}``) and for telling the volumes of a series apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mvl.coords import FormatError, GeometryError
+
+from . import elements as el
+from .headers import Header
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = [
+    "Frame",
+    "check_vector",
+    "geometry_value",
+    "rescale_of",
+    "single_frame",
+    "spacing_value",
+    "top_level_attribute",
+]
+
+
+@dataclass(eq=False)
+class Frame:
+    """One 2D image to stack.
+
+    Attributes
+    ----------
+    header : Header
+        The file it is in.
+    index : int or None
+        Its frame number (0-based) in a multi-frame file; None for single-frame files.
+    position : (3,) ndarray or None
+        (0020,0032) 'Image Position (Patient)': the centre of its first pixel, LPS+ mm.
+    orientation : (6,) ndarray or None
+        (0020,0037) 'Image Orientation (Patient)': direction cosines of a row, then of a column.
+    spacing : tuple of 2 float or None
+        (0028,0030) 'Pixel Spacing': between rows, then between columns, mm.
+    thickness, spacing_between : float or None
+        (0018,0050) 'Slice Thickness' and (0018,0088) 'Spacing Between Slices'.
+    slope, intercept : float
+        The rescale to real values (PS3.3 C.11.1.1.2); 1 and 0 when absent.
+    groups : tuple of pydicom Dataset
+        Its per-frame then shared functional group items (multi-frame objects only).
+    """
+
+    header: Header
+    index: int | None
+    position: NDArray[np.float64] | None
+    orientation: NDArray[np.float64] | None
+    spacing: tuple[float, float] | None
+    thickness: float | None
+    spacing_between: float | None
+    slope: float = 1.0
+    intercept: float = 0.0
+    groups: tuple[Dataset, ...] = field(default=(), repr=False)
+
+    @property
+    def name(self) -> str:
+        """How messages name the frame: its file, and its frame number in a multi-frame file."""
+        return self.header.name if self.index is None else f"{self.header.name} (frame {self.index + 1})"
+
+    @property
+    def short_name(self) -> str:
+        """The frame's file relative to the input (and its frame number), for lists in messages."""
+        key = self.header.member.key
+        return key if self.index is None else f"{key} (frame {self.index + 1})"
+
+    def attribute(self, keyword: str) -> Any:
+        """The value of a DICOM attribute for this frame, or None.
+
+        Looks in the frame's functional groups first (per-frame, then shared, one level of
+        sequence deep, PS3.3 C.7.6.16), then in the file's top-level data set.
+        """
+        for item in self.groups:
+            for group in item:
+                if group.VR == "SQ" and len(group.value) > 0 and keyword in group.value[0]:
+                    return group.value[0][keyword].value
+        return top_level_attribute(self.header, keyword)
+
+
+def top_level_attribute(header: Header, keyword: str) -> Any:
+    """A top-level attribute of a file by keyword, from its dataset or its kept raw values."""
+    if header.dataset is not None:
+        return header.dataset.get(keyword)
+    try:
+        tag = el.keyword_tag(keyword)
+    except ValueError:
+        return None
+    raw = header.values.get(tag)
+    if raw is None:
+        return None
+    from pydicom.datadict import dictionary_VR
+    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+    from pydicom.tag import BaseTag
+
+    vr = None if header.implicit_vr else dictionary_VR(tag)
+    element = RawDataElement(BaseTag(tag), vr, len(raw), raw, 0, header.implicit_vr, header.little_endian)
+    return convert_raw_data_element(element).value
+
+
+def single_frame(header: Header) -> Frame:
+    """The one frame of a single-frame file, from its top-level Image Plane elements.
+
+    Raises
+    ------
+    FormatError, GeometryError
+        For values that cannot be parsed, or NaN and infinite positions.
+    """
+    slope, intercept = rescale_of(header)
+    return Frame(
+        header=header,
+        index=None,
+        position=geometry_value(header, el.IMAGE_POSITION, 3),
+        orientation=geometry_value(header, el.IMAGE_ORIENTATION, 6),
+        spacing=spacing_value(header),
+        thickness=el.first(header.floats(el.SLICE_THICKNESS)),
+        spacing_between=el.first(header.floats(el.SPACING_BETWEEN_SLICES)),
+        slope=slope,
+        intercept=intercept,
+    )
+
+
+def rescale_of(header: Header) -> tuple[float, float]:
+    """(0028,1053) 'Rescale Slope' and (0028,1052) 'Rescale Intercept' of a file, times RT Dose's scaling."""
+    slope = el.first(header.floats(el.RESCALE_SLOPE))
+    intercept = el.first(header.floats(el.RESCALE_INTERCEPT))
+    scaling = el.first(header.floats(el.DOSE_GRID_SCALING))
+    slope = 1.0 if slope is None else slope
+    if scaling is not None:  # RT Dose (PS3.3 C.8.8.3.1): dose = stored value x Dose Grid Scaling
+        slope *= scaling
+    return slope, 0.0 if intercept is None else intercept
+
+
+def geometry_value(header: Header, tag: int, count: int) -> NDArray[np.float64] | None:
+    """A vector of the Image Plane module, checked for its length and for NaN; None when absent."""
+    try:
+        values = header.floats(tag)
+    except FormatError as error:
+        raise GeometryError(error.message, path=header.name) from None
+    return check_vector(values, tag, count, header.name)
+
+
+def check_vector(values: list[float] | None, tag: int, count: int, name: str) -> NDArray[np.float64] | None:
+    """Check a decoded vector's length and finiteness; GeometryError naming the element and the file."""
+    if values is None:
+        return None
+    if len(values) != count:
+        raise GeometryError(f"{el.describe(tag)} has {len(values)} values {values}, expected {count}", path=name)
+    vector = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(vector)):
+        raise GeometryError(f"{el.describe(tag)} holds {values}: NaN or infinite values", path=name)
+    return vector
+
+
+def spacing_value(header: Header) -> tuple[float, float] | None:
+    """(0028,0030) 'Pixel Spacing' as (between rows, between columns)."""
+    vector = geometry_value(header, el.PIXEL_SPACING, 2)
+    return None if vector is None else (float(vector[0]), float(vector[1]))

@@ -1,0 +1,46 @@
+"""`select=`: choosing the frames of a series by the values of their DICOM attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .frame import Frame
+
+__all__ = ["Selector", "matches", "select_frames"]
+
+#: A value to select, or a predicate on the value.
+Selector = Callable[[Any], bool] | object
+
+
+def matches(value: Any, wanted: Selector) -> bool:
+    """Whether an attribute value is the one wanted (equal, numerically or as text), or passes a predicate.
+
+    Examples
+    --------
+    >>> matches("2", 2), matches(2.0, "2"), matches(["ORIGINAL", "PRIMARY"], ["ORIGINAL", "PRIMARY"])
+    (True, True, True)
+    >>> matches(12.5, lambda echo_time: echo_time > 10)
+    True
+    """
+    if callable(wanted):
+        return bool(wanted(value))
+    if value is None:
+        return wanted is None
+    values = list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]
+    wanteds = list(wanted) if isinstance(wanted, list | tuple) else [wanted]
+    if len(values) != len(wanteds):
+        return False
+    for have, want in zip(values, wanteds, strict=True):
+        try:  # a few values; numbers first, text when they are not numbers
+            if float(have) != float(want):  # type: ignore[arg-type]
+                return False
+        except (TypeError, ValueError):  # noqa: PERF203
+            if str(have).strip() != str(want).strip():
+                return False
+    return True
+
+
+def select_frames(frames: list[Frame], select: Mapping[str, Selector]) -> list[Frame]:
+    """Keep the frames whose attributes match every entry of `select`."""
+    return [frame for frame in frames if all(matches(frame.attribute(key), want) for key, want in select.items())]
