@@ -8,6 +8,7 @@ import pytest
 from mvl.coords import (
     AmbiguousInputError,
     DataError,
+    FormatWarning,
     GeometryError,
     GeometryWarning,
 )
@@ -62,7 +63,7 @@ def test_small_jitter_within_tolerance_loads_and_larger_tolerance_accepts_more(t
     assert open_stack(tmp_path / "more", spacing_tolerance=0.3).src_data.shape == (4, 5, 8)
 
 
-def test_duplicate_positions_name_the_differing_attribute_and_how_to_select(tmp_path):
+def test_echoes_at_one_position_are_kinds_each_with_its_select(tmp_path):
     matrix = oblique_transformation()
     uid, frame = "1.2.3.4", "1.2.3.5"
     for echo in (1, 2):
@@ -82,11 +83,12 @@ def test_duplicate_positions_name_the_differing_attribute_and_how_to_select(tmp_
             seed=echo,
             edit=set_echo,
         )
-    with pytest.raises(
-        AmbiguousInputError,
-        match=r"share one position .*8 positions hold 2 images.*EchoNumbers \(1, 2\).*select=\{'EchoNumbers': 1\}",
+    # Two echoes are two kinds of volume (issue 13): the first loads, the warning names the other's select=.
+    with pytest.warns(
+        FormatWarning, match=r"2 kinds of images.*loaded echo 1 .*echo 2 \(8 images\): select=\{'EchoNumbers': 2\}"
     ):
-        open_stack(tmp_path)
+        volume = open_stack(tmp_path, system="LPS")
+    assert_same_image(volume, DATA + 1000, matrix, "LPS")
     volume = open_stack(tmp_path, select={"EchoNumbers": 2}, system="LPS")
     assert_same_image(volume, DATA + 2000, matrix, "LPS")
     volume = open_stack(tmp_path, select={"EchoTime": lambda time: time < 15}, system="LPS")

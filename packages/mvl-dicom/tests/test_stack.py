@@ -205,3 +205,36 @@ def test_errors_are_of_our_family_and_name_the_file(tmp_path):
         open_stack(path)
     with pytest.raises(MvlError):
         open_stack(path)
+
+
+def test_a_folder_with_junk_loads_its_series_and_names_what_it_skipped(tmp_path):
+    matrix = ct_transformation()
+    data = np.arange(4 * 5 * 3, dtype=np.int16).reshape(4, 5, 3)
+    write_series(tmp_path, data, matrix, prefix="S")
+    (tmp_path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + bytes(100))
+    (tmp_path / "thumbs.db").write_bytes(bytes(600))
+    (tmp_path / "notes.txt").write_text("scanned on Tuesday\n")
+    (tmp_path / "empty").write_bytes(b"")
+    # a file with the DICOM magic whose header is garbage, sorted before every image: never the seed
+    (tmp_path / "A_broken.dcm").write_bytes(bytes(128) + b"DICM" + b"\x02\x00\x10\x00UI\xff\x7f" + bytes(20))
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    dicomdir = FileDataset("", {}, file_meta=meta, preamble=bytes(128))
+    dicomdir.FileSetID = "JUNK"
+    dicomdir.save_as(tmp_path / "DICOMDIR", enforce_file_format=True)
+    with pytest.warns(FormatWarning, match=r"skipped 1 DICOM file\(s\) whose header cannot be read .*A_broken\.dcm"):
+        volume = open_stack(tmp_path, system="LPS")
+    assert_same_image(volume, data, matrix, "LPS")
+
+
+def test_an_unreadable_file_of_the_series_is_still_an_error_unless_skipped(tmp_path):
+    write_series(tmp_path, np.zeros((4, 5, 3), np.int16), ct_transformation(), prefix="S")
+    victim = sorted(tmp_path.iterdir())[-1]
+    victim.write_bytes(victim.read_bytes()[:-10])  # its header (and series) read, its pixels cut short
+    with pytest.raises(FormatError, match=r"pixel data is truncated.*skip_broken=True"):
+        open_stack(tmp_path)

@@ -135,6 +135,7 @@ def assert_same_image(
     *,
     spatial_dimensions: Sequence[int] = (0, 1, 2),
     atol: float = 1e-3,
+    value_atol: float = 0.0,
 ) -> None:
     """Assert that a volume holds the same voxels at the same world positions as a reference.
 
@@ -159,6 +160,9 @@ def assert_same_image(
         in order.
     atol : float, optional
         Tolerance in millimetres for world positions.
+    value_atol : float, optional
+        Largest difference of values still counted as equal (0: equal), for references
+        computed or stored in another floating-point precision.
 
     Raises
     ------
@@ -177,7 +181,7 @@ def assert_same_image(
         "aligned_data": (actual.aligned_data, actual.get_aligned_transformation(system)),
     }
     for name, (voxels, voxels_to_world) in views.items():
-        _assert_same_grid(name, voxels, voxels_to_world, reference, reference_to_world, atol)
+        _assert_same_grid(name, voxels, voxels_to_world, reference, reference_to_world, atol, value_atol)
 
 
 def _assert_same_grid(
@@ -187,6 +191,7 @@ def _assert_same_grid(
     reference: NDArray[Any],
     reference_to_world: NDArray[np.float64],
     atol: float,
+    value_atol: float = 0.0,
 ) -> None:
     if voxels.shape[3:] != reference.shape[3:] or sorted(voxels.shape[:3]) != sorted(reference.shape[:3]):
         raise AssertionError(f"{name}: shape {voxels.shape} cannot hold the reference's {reference.shape}")
@@ -211,8 +216,14 @@ def _assert_same_grid(
     if want.shape != voxels.shape:
         raise AssertionError(f"{name}: shape {voxels.shape}, the reference reoriented has {want.shape}")
     floating = np.issubdtype(reference.dtype, np.floating) or np.issubdtype(reference.dtype, np.complexfloating)
-    if not np.array_equal(np.asarray(voxels), np.asarray(want), equal_nan=floating):
-        differing = int(np.count_nonzero(np.asarray(voxels) != np.asarray(want)))
+    have, want = np.asarray(voxels), np.asarray(want)
+    same = (
+        np.allclose(have, want, rtol=0, atol=value_atol, equal_nan=floating)
+        if value_atol
+        else np.array_equal(have, want, equal_nan=floating)
+    )
+    if not same:
+        differing = int(np.count_nonzero(~np.isclose(have, want, rtol=0, atol=value_atol, equal_nan=floating)))
         raise AssertionError(f"{name}: {differing} voxels hold other values than the reference at their position")
 
 

@@ -36,6 +36,8 @@ SPECIFIC_CHARACTER_SET: Final = 0x00080005
 IMAGE_TYPE: Final = 0x00080008
 STUDY_DATE: Final = 0x00080020
 SERIES_DATE: Final = 0x00080021
+ACQUISITION_DATE: Final = 0x00080022
+ACQUISITION_DATETIME: Final = 0x0008002A
 ACQUISITION_TIME: Final = 0x00080032
 SOP_CLASS_UID: Final = 0x00080016
 SOP_INSTANCE_UID: Final = 0x00080018
@@ -51,7 +53,9 @@ ECHO_NUMBERS: Final = 0x00180086
 SPACING_BETWEEN_SLICES: Final = 0x00180088
 TRIGGER_TIME: Final = 0x00181060
 GANTRY_TILT: Final = 0x00181120
+CONVOLUTION_KERNEL: Final = 0x00181210
 DIFFUSION_B_VALUE: Final = 0x00189087
+DIFFUSION_GRADIENT_ORIENTATION: Final = 0x00189089
 # Relationship and Image Plane (PS3.3 C.7.3.1, C.7.6.2)
 STUDY_INSTANCE_UID: Final = 0x0020000D
 SERIES_INSTANCE_UID: Final = 0x0020000E
@@ -62,6 +66,7 @@ IMAGE_POSITION: Final = 0x00200032
 IMAGE_ORIENTATION: Final = 0x00200037
 FRAME_OF_REFERENCE_UID: Final = 0x00200052
 TEMPORAL_POSITION_IDENTIFIER: Final = 0x00200100
+NUMBER_OF_TEMPORAL_POSITIONS: Final = 0x00200105
 # Image Pixel (PS3.3 C.7.6.3) and Multi-frame (C.7.6.6)
 SAMPLES_PER_PIXEL: Final = 0x00280002
 PHOTOMETRIC_INTERPRETATION: Final = 0x00280004
@@ -96,6 +101,8 @@ VR_OF: Final[dict[int, str]] = {
     IMAGE_TYPE: "CS",
     STUDY_DATE: "DA",
     SERIES_DATE: "DA",
+    ACQUISITION_DATE: "DA",
+    ACQUISITION_DATETIME: "DT",
     ACQUISITION_TIME: "TM",
     SOP_CLASS_UID: "UI",
     SOP_INSTANCE_UID: "UI",
@@ -110,7 +117,9 @@ VR_OF: Final[dict[int, str]] = {
     SPACING_BETWEEN_SLICES: "DS",
     TRIGGER_TIME: "DS",
     GANTRY_TILT: "DS",
+    CONVOLUTION_KERNEL: "SH",
     DIFFUSION_B_VALUE: "FD",
+    DIFFUSION_GRADIENT_ORIENTATION: "FD",
     STUDY_INSTANCE_UID: "UI",
     SERIES_INSTANCE_UID: "UI",
     SERIES_NUMBER: "IS",
@@ -120,6 +129,7 @@ VR_OF: Final[dict[int, str]] = {
     IMAGE_ORIENTATION: "DS",
     FRAME_OF_REFERENCE_UID: "UI",
     TEMPORAL_POSITION_IDENTIFIER: "IS",
+    NUMBER_OF_TEMPORAL_POSITIONS: "IS",
     SAMPLES_PER_PIXEL: "US",
     PHOTOMETRIC_INTERPRETATION: "CS",
     PLANAR_CONFIGURATION: "US",
@@ -142,20 +152,23 @@ VR_OF: Final[dict[int, str]] = {
 #: The top-level elements the header scanner keeps for every file.
 IMAGE_TAGS: Final = frozenset(VR_OF)
 
-#: What listing series needs of each file: grouping, naming, sizes, orientation, and for
+#: What listing series needs of each file: grouping, naming, sizes, orientation, what
+#: tells kinds of images apart (echo, image type, kernel) and the position, and for
 #: multi-frame objects the geometry of their first frame. The per-slice elements of
 #: stacking (instance numbers, times, pixel encoding) are left out: a survey reads every
 #: file of a tree, and keeping fewer values makes it faster.
 SURVEY_TAGS: Final = IMAGE_TAGS - frozenset(
     {
+        ACQUISITION_DATE,
+        ACQUISITION_DATETIME,
         ACQUISITION_TIME,
         SOP_INSTANCE_UID,
         MANUFACTURER,
-        ECHO_TIME,
-        ECHO_NUMBERS,
         TRIGGER_TIME,
         GANTRY_TILT,
         DIFFUSION_B_VALUE,
+        DIFFUSION_GRADIENT_ORIENTATION,
+        NUMBER_OF_TEMPORAL_POSITIONS,
         ACQUISITION_NUMBER,
         INSTANCE_NUMBER,
         FRAME_OF_REFERENCE_UID,

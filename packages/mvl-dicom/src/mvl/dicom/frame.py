@@ -14,6 +14,7 @@ Frames also answer :meth:`Frame.attribute`, by DICOM keyword, for choosing among
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,18 +25,22 @@ from mvl.coords import FormatError, GeometryError
 
 from . import elements as el
 from .headers import Header
+from .vendor import vr_of_private
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 __all__ = [
     "Frame",
+    "attribute_tag",
     "check_vector",
+    "frame_names",
     "geometry_value",
     "rescale_of",
     "single_frame",
     "spacing_value",
     "top_level_attribute",
+    "top_level_value",
 ]
 
 
@@ -85,30 +90,91 @@ class Frame:
         key = self.header.member.key
         return key if self.index is None else f"{key} (frame {self.index + 1})"
 
-    def attribute(self, keyword: str) -> Any:
+    def attribute(self, key: str) -> Any:
         """The value of a DICOM attribute for this frame, or None.
 
-        Looks in the frame's functional groups first (per-frame, then shared, one level of
-        sequence deep, PS3.3 C.7.6.16), then in the file's top-level data set.
+        `key` is a keyword (``"EchoNumbers"``) or a tag written ``"(gggg,eeee)"``, which
+        also reaches private elements. Looks in the frame's functional groups first
+        (per-frame, then shared; in their macros, PS3.3 C.7.6.16, and in the sequences of
+        those, such as the Diffusion Gradient Direction of the MR Diffusion macro or
+        Philips' private per-frame item), then in the file's top-level data set.
+
+        Raises
+        ------
+        ValueError
+            If `key` is neither a keyword nor a tag.
         """
+        tag = attribute_tag(key)
         for item in self.groups:
-            for group in item:
-                if group.VR == "SQ" and len(group.value) > 0 and keyword in group.value[0]:
-                    return group.value[0][keyword].value
-        return top_level_attribute(self.header, keyword)
+            found = _in_macros(item, tag, 2)
+            if found is not None:
+                return found
+        return top_level_value(self.header, tag)
+
+
+def attribute_tag(key: str) -> int:
+    """The tag of a DICOM keyword, or of a tag written ``"(gggg,eeee)"`` or ``"gggg,eeee"``.
+
+    Raises
+    ------
+    ValueError
+        If `key` is neither.
+
+    Examples
+    --------
+    >>> hex(attribute_tag("EchoNumbers")), hex(attribute_tag("(0043,102F)"))
+    ('0x180086', '0x43102f')
+    """
+    text = key.strip()
+    if "," in text:
+        group, _, element = text.strip("()").partition(",")
+        try:
+            return int(group, 16) << 16 | int(element, 16)
+        except ValueError:
+            raise ValueError(f"{key!r} is neither a DICOM keyword nor a tag written (gggg,eeee)") from None
+    return el.keyword_tag(text)
+
+
+def _in_macros(item: Dataset, tag: int, depth: int) -> Any:
+    """`tag`'s value in the first item of a sequence of `item`, up to `depth` sequences deep."""
+    for group in item:
+        if group.VR == "SQ" and group.value is not None and len(group.value) > 0:
+            macro = group.value[0]
+            if tag in macro:
+                return macro[tag].value
+            if depth > 1:
+                found = _in_macros(macro, tag, depth - 1)
+                if found is not None:
+                    return found
+    return None
 
 
 def top_level_attribute(header: Header, keyword: str) -> Any:
     """A top-level attribute of a file by keyword, from its dataset or its kept raw values."""
-    if header.dataset is not None:
-        return header.dataset.get(keyword)
     try:
         tag = el.keyword_tag(keyword)
     except ValueError:
         return None
+    return top_level_value(header, tag)
+
+
+def top_level_value(header: Header, tag: int) -> Any:
+    """A top-level element's value by tag, from the file's dataset or its kept raw values; None when absent.
+
+    Private elements (odd groups) are decoded with the VR :mod:`.vendor` knows for them,
+    else as text.
+    """
+    if header.dataset is not None:
+        found = header.dataset.get(tag)
+        return None if found is None else found.value
     raw = header.values.get(tag)
     if raw is None:
         return None
+    if tag >> 16 & 1:
+        vr = vr_of_private(tag)
+        if vr is None or vr in ("CS", "LO", "SH"):
+            return el.decode_text(raw)
+        return header.floats(tag, vr)
     from pydicom.datadict import dictionary_VR
     from pydicom.dataelem import RawDataElement, convert_raw_data_element
     from pydicom.tag import BaseTag
@@ -116,6 +182,12 @@ def top_level_attribute(header: Header, keyword: str) -> Any:
     vr = None if header.implicit_vr else dictionary_VR(tag)
     element = RawDataElement(BaseTag(tag), vr, len(raw), raw, 0, header.implicit_vr, header.little_endian)
     return convert_raw_data_element(element).value
+
+
+def frame_names(frames: Sequence[Frame], limit: int = 3) -> str:
+    """List frames for a message: the first few, then how many more."""
+    shown = ", ".join(frame.short_name for frame in frames[:limit])
+    return shown if len(frames) <= limit else f"{shown} and {len(frames) - limit} more"
 
 
 def single_frame(header: Header) -> Frame:

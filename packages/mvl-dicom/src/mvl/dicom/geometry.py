@@ -18,9 +18,10 @@ that names the element, the files and the numbers:
    (``allow_mixed_orientations`` keeps the largest group instead);
 3. (0028,0010) 'Rows', (0028,0011) 'Columns' and (0028,0030) 'Pixel Spacing' agree,
    spacings are positive, and (0020,0052) 'Frame of Reference UID' is one;
-4. no two frames share a position (several echoes, phases, time points: choose with
-   ``select=``);
-5. every position lies within ``spacing_tolerance`` x the step of the straight, evenly
+4. frames that share a position along the normal coincide in the slice plane, and
+   make complete volumes (time points, diffusion directions: see :mod:`.volumes`, which
+   tells them apart and orders them);
+5. every position of the (first) volume lies within ``spacing_tolerance`` x the step of the straight, evenly
    spaced line from the first to the last (missing slices, uneven steps, drift;
    ``allow_nonuniform_spacing`` loads with the average step and warns).
 
@@ -34,14 +35,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mvl.coords import (
-    AmbiguousInputError,
     DataError,
     GeometryError,
     GeometryWarning,
@@ -49,7 +49,10 @@ from mvl.coords import (
 )
 
 from . import elements as el
+from .acquisition import acquisition_of
 from .frame import Frame
+from .frame import frame_names as names
+from .volumes import Facts, arrange
 
 __all__ = ["DEFAULT_SPACING_TOLERANCE", "StackGeometry", "stack_geometry"]
 
@@ -65,23 +68,8 @@ PIXEL_SPACING_RTOL = 1e-4
 DUPLICATE_FRACTION = 1e-3
 #: Tilts below this many degrees are numeric noise and not reported.
 TILT_REPORT_DEGREES = 0.05
-#: Attributes compared between frames at the same position to explain why they are there.
-DIAGNOSTIC_KEYWORDS = (
-    "EchoNumbers",
-    "EchoTime",
-    "EffectiveEchoTime",
-    "TemporalPositionIdentifier",
-    "TemporalPositionIndex",
-    "TriggerTime",
-    "NominalCardiacTriggerDelayTime",
-    "DiffusionBValue",
-    "StackID",
-    "AcquisitionNumber",
-    "AcquisitionTime",
-    "ImageType",
-    "SeriesInstanceUID",
-    "SOPInstanceUID",
-)
+#: Frames at one position along the normal must coincide in the slice plane to within this fraction of a pixel.
+IN_PLANE_FRACTION = 1e-2
 
 
 @dataclass
@@ -91,15 +79,19 @@ class StackGeometry:
     Attributes
     ----------
     frames : list of Frame
-        In stack order (ascending along the normal).
+        In stack order (ascending along the normal), volume after volume.
     transformation : (4, 4) ndarray
         Voxel ``(row, column, slice)`` to LPS+ mm.
     tilt : float
         Angle in degrees between the slice step and the normal (gantry tilt); 0 for none.
     dropped : list of Frame
-        Frames left out because ``allow_mixed_orientations`` was given.
+        Frames left out because ``allow_mixed_orientations`` or ``allow_incomplete_volumes`` was given.
     warnings : list of (type, str)
         Warnings to issue to the caller.
+    volumes : list of list of Frame
+        The frames of each volume in stack order; one volume for a 3D series.
+    evidence : str
+        What told the volumes apart (empty for one volume).
     """
 
     frames: list[Frame]
@@ -107,12 +99,8 @@ class StackGeometry:
     tilt: float = 0.0
     dropped: list[Frame] = field(default_factory=list)
     warnings: list[tuple[type[MvlWarning], str]] = field(default_factory=list)
-
-
-def names(frames: Sequence[Frame], limit: int = 3) -> str:
-    """List frames for a message: the first few, then how many more."""
-    shown = ", ".join(frame.short_name for frame in frames[:limit])
-    return shown if len(frames) <= limit else f"{shown} and {len(frames) - limit} more"
+    volumes: list[list[Frame]] = field(default_factory=list)
+    evidence: str = ""
 
 
 def _median(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -138,8 +126,11 @@ def stack_geometry(
     spacing_tolerance: float = DEFAULT_SPACING_TOLERANCE,
     allow_mixed_orientations: bool = False,
     allow_nonuniform_spacing: bool = False,
+    allow_incomplete_volumes: bool = False,
+    facts: Facts | None = None,
+    identical: Callable[[Sequence[Frame]], bool] | None = None,
 ) -> StackGeometry:
-    """Check that `frames` form one volume and return its order and matrix.
+    """Check that `frames` form one volume, or several on one grid, and return their order and matrix.
 
     Parameters
     ----------
@@ -155,6 +146,14 @@ def stack_geometry(
         and warn, instead of raising.
     allow_nonuniform_spacing : bool, optional
         Load unevenly spaced frames with the average step and warn, instead of raising.
+    allow_incomplete_volumes : bool, optional
+        Keep the complete volumes of a multi-volume series and warn, instead of raising,
+        when some volumes lack positions (:func:`~mvl.dicom.volumes.arrange`).
+    facts : mapping, optional
+        The :class:`~mvl.dicom.acquisition.Acquisition` of each frame by ``id(frame)``;
+        read from the frames when not given.
+    identical : callable, optional
+        Passed to :func:`~mvl.dicom.volumes.arrange`, for messages about copies.
 
     Returns
     -------
@@ -168,7 +167,7 @@ def stack_geometry(
     DataError
         Frames of different sizes.
     AmbiguousInputError
-        Several frames at one position.
+        Several frames at one position that do not form complete volumes (see :mod:`.volumes`).
     """
     result = StackGeometry(list(frames), np.eye(4))
     _check_present(result.frames, location)
@@ -181,10 +180,26 @@ def stack_geometry(
     positions = np.array([frame.position for frame in result.frames], dtype=np.float64)
     along = positions @ normal
     order = np.argsort(along, kind="stable")
-    result.frames = [result.frames[index] for index in order]
+    ordered = [result.frames[index] for index in order]
     positions, along = positions[order], along[order]
-    _check_duplicates(result.frames, along, min(spacing), location)
-    if len(result.frames) == 1:
+    groups = _slice_positions(ordered, positions, along, min(spacing), location)
+    if facts is None:
+        facts = {id(frame): acquisition_of(frame) for frame in ordered}
+    arrangement = arrange(
+        [[ordered[index] for index in group] for group in groups],
+        facts,
+        location=location,
+        allow_incomplete=allow_incomplete_volumes,
+        along=[float(along[group[0]]) for group in groups],
+        identical=identical,
+    )
+    result.warnings += arrangement.warnings
+    result.dropped += arrangement.dropped
+    result.evidence = arrangement.evidence
+    result.frames = first = arrangement.volumes[0]
+    positions = np.array([frame.position for frame in first], dtype=np.float64)
+    along = positions @ normal
+    if len(first) == 1:
         step = _single_slice_step(result, normal)
     else:
         step = (positions[-1] - positions[0]) / (len(positions) - 1)
@@ -196,7 +211,47 @@ def stack_geometry(
     matrix[:3, 2] = step
     matrix[:3, 3] = positions[0]
     result.transformation = matrix
+    result.volumes = arrangement.volumes
+    result.frames = [frame for volume in arrangement.volumes for frame in volume]
     return result
+
+
+def _slice_positions(
+    frames: list[Frame], positions: NDArray[np.float64], along: NDArray[np.float64], pixel: float, location: str
+) -> list[list[int]]:
+    """Group frames (sorted along the normal) into slice positions: the indices of the frames at each.
+
+    Frames closer than :data:`DUPLICATE_FRACTION` x the pixel spacing along the normal
+    share a position, and must then also coincide in the slice plane.
+
+    Raises
+    ------
+    GeometryError
+        If frames at one position along the normal lie apart in the slice plane (volumes on different grids).
+    """
+    tolerance = DUPLICATE_FRACTION * pixel
+    groups: list[list[int]] = [[0]]
+    for index in range(1, len(frames)):
+        if along[index] - along[index - 1] <= tolerance:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    for group in groups:
+        if len(group) < 2:
+            continue
+        offsets = np.linalg.norm(positions[group] - positions[group[0]], axis=1)
+        worst = int(np.argmax(offsets))
+        if offsets[worst] > IN_PLANE_FRACTION * pixel:
+            pair = [frames[group[0]], frames[group[worst]]]
+            raise GeometryError(
+                f"{names(pair)} lie at one position along the normal of {el.describe(el.IMAGE_ORIENTATION)} "
+                f"({float(along[group[0]]):.4g} mm) but {float(offsets[worst]):.4g} mm apart in the slice plane "
+                f"({el.describe(el.IMAGE_POSITION)} {_round(positions[group[0]])} and "
+                f"{_round(positions[group[worst]])}): the volumes of this series lie on different grids and cannot "
+                "share one matrix. Choose images with select=",
+                path=location,
+            )
+    return groups
 
 
 def _check_present(frames: list[Frame], location: str) -> None:
@@ -312,64 +367,6 @@ def _check_sizes(frames: list[Frame], location: str) -> None:
             "different frames of reference cannot be compared",
             path=location,
         )
-
-
-def _check_duplicates(frames: list[Frame], along: NDArray[np.float64], pixel: float, location: str) -> None:
-    tolerance = DUPLICATE_FRACTION * pixel
-    same = np.flatnonzero(np.diff(along) <= tolerance)
-    if same.size == 0:
-        return
-    clusters: list[list[Frame]] = []
-    previous = -2
-    for index in same.tolist():
-        if index == previous + 1 and clusters:
-            clusters[-1].append(frames[index + 1])
-        else:
-            clusters.append([frames[index], frames[index + 1]])
-        previous = index
-    sizes = Counter(len(cluster) for cluster in clusters)
-    per_position = ", ".join(f"{count} positions hold {size} images" for size, count in sorted(sizes.items()))
-    example = clusters[0]
-    differing = []
-    for keyword in DIAGNOSTIC_KEYWORDS:
-        values = [_plain(frame.attribute(keyword)) for frame in example]
-        if len(set(values)) > 1:
-            differing.append((keyword, values))
-    telling = [(k, v) for k, v in differing if k != "SOPInstanceUID"]
-    if telling:
-        keyword, values = next(((k, v) for k, v in telling if k != "AcquisitionTime"), telling[0])
-        hint = (
-            "They differ in "
-            + ", ".join(f"{k} ({', '.join(map(str, sorted(set(v), key=str)))})" for k, v in telling[:4])
-            + f": choose one with select={{{keyword!r}: {_literal(sorted(set(values), key=str)[0])}}}"
-        )
-    elif differing:
-        hint = "They differ only in (0008,0018) 'SOP Instance UID', not in echo, time or stack: remove the extra files"
-    else:
-        hint = "They are copies of one image (the same (0008,0018) 'SOP Instance UID'): remove the duplicate files"
-    raise AmbiguousInputError(
-        f"several images share one position along the normal of {el.describe(el.IMAGE_ORIENTATION)} "
-        f"({per_position}; e.g. {names(example)} at {float(along[frames.index(example[0])]):.4g} mm): this series "
-        f"holds several echoes, phases, time points or duplicate files, not one volume. {hint}",
-        path=location,
-    )
-
-
-def _plain(value: object) -> object:
-    if value is None:
-        return None
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        return "\\".join(str(part) for part in value)
-    return str(value)
-
-
-def _literal(value: object) -> str:
-    text = str(value)
-    try:
-        number = float(text)
-    except ValueError:
-        return repr(text)
-    return str(int(number)) if number == int(number) and "." not in text else text
 
 
 def _single_slice_step(result: StackGeometry, normal: NDArray[np.float64]) -> NDArray[np.float64]:

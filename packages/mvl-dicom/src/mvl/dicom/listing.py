@@ -14,9 +14,13 @@ from mvl.coords import FormatWarning, MvlError, Volume
 from mvl.coords.errors import warn
 
 from . import elements as el
+from .acquisition import Acquisition, acquisition_of, complex_kind
+from .frame import Frame
+from .frames import frames_of
 from .geometry import ORIENTATION_TOLERANCE
 from .headers import Header
 from .inputs import open_source
+from .kinds import KindKey, kind_key, kind_labels
 from .limits import DEFAULT_LIMITS, Limits
 from .progress import ProgressCallback, reporter
 from .series import group_series, scan_source
@@ -64,6 +68,14 @@ class SeriesInfo:
         (0010,0020) 'Patient ID'.
     study_description : str or None
         (0008,1030) 'Study Description'.
+    volumes : int
+        How many volumes :func:`~mvl.dicom.open_stack` loads by default: the most images
+        of its first kind at one slice position (1 for a 3D series; an estimate from
+        the headers, which loading checks).
+    kinds : tuple of str
+        The kinds of images the series holds at the same positions, which load separately
+        (echoes, magnitude and phase, derived maps; see :mod:`mvl.dicom.kinds`), first
+        the one loaded by default; empty when it holds one kind.
     """
 
     uid: str | None
@@ -82,6 +94,8 @@ class SeriesInfo:
     recursive: bool = False
     patient_id: str | None = None
     study_description: str | None = None
+    volumes: int = 1
+    kinds: tuple[str, ...] = ()
 
     def open(self, **options: Any) -> Volume:
         """Load this series: ``open_stack(self.path, series_uid=self.uid, ...)`` with `options`."""
@@ -95,6 +109,10 @@ class SeriesInfo:
     def __str__(self) -> str:
         size = f"{self.rows}x{self.columns}" if self.rows else "?"
         text = f"{self.modality or '?'} {self.description or ''!r} {self.files} files, {self.frames} frames, {size}"
+        if self.volumes > 1:
+            text += f" x {self.volumes} volumes"
+        if self.kinds:
+            text += f" ({len(self.kinds)} kinds: {', '.join(self.kinds)})"
         return f"{self.uid}: {text}, {self.orientation} ({self.path})"
 
 
@@ -135,7 +153,19 @@ def orientation_label(orientation: Any) -> str:
     return plane if normal.max() >= 0.99 else f"oblique {plane}"
 
 
-def _orientations(headers: list[Header]) -> str:
+class _FrameCache:
+    """``frames_in(header)``: the frames of a multi-frame object, unpacked once per listing."""
+
+    def __init__(self) -> None:
+        self._frames: dict[int, list[Frame]] = {}
+
+    def __call__(self, header: Header) -> list[Frame]:
+        if id(header) not in self._frames:
+            self._frames[id(header)] = frames_of(header)
+        return self._frames[id(header)]
+
+
+def _orientations(headers: list[Header], frames_in: _FrameCache) -> str:
     groups: list[np.ndarray[Any, Any]] = []
     seen: set[bytes] = set()  # series repeat one orientation: decode each raw value once
     for header in headers:
@@ -148,9 +178,7 @@ def _orientations(headers: list[Header]) -> str:
             seen.add(raw)
         try:
             if not single_frame and header.header_bytes is not None:
-                from .frames import frames_of
-
-                frames = frames_of(header)
+                frames = frames_in(header)
                 found = None if frames[0].orientation is None else frames[0].orientation.tolist()
             else:
                 found = header.floats(el.IMAGE_ORIENTATION)
@@ -235,6 +263,8 @@ def survey(
                 frames += 1
         location, needs_recursion = _loadable_path(root, headers, folder_source)
         (rows, columns), _ = sizes.most_common(1)[0]
+        frames_in = _FrameCache()
+        volumes, kinds = _volumes_and_kinds(headers, frames_in)
         result.append(
             SeriesInfo(
                 uid=uid,
@@ -248,11 +278,13 @@ def survey(
                 rows=rows or None,
                 columns=columns or None,
                 sizes=tuple(size for size, _ in sizes.most_common()),
-                orientation=_orientations(headers),
+                orientation=_orientations(headers, frames_in),
                 path=location,
                 recursive=needs_recursion,
                 patient_id=first.text(el.PATIENT_ID),
                 study_description=first.description(el.STUDY_DESCRIPTION),
+                volumes=volumes,
+                kinds=kinds,
             )
         )
     result.sort(key=lambda info: (info.study_uid or "", info.number if info.number is not None else -1, info.uid or ""))
@@ -301,6 +333,47 @@ def list_series(
     (6, 5, 2)
     """
     return survey(path, recursive=recursive, workers=workers, progress=progress, limits=limits).series
+
+
+def _volumes_and_kinds(headers: list[Header], frames_in: _FrameCache) -> tuple[int, tuple[str, ...]]:
+    """The volume count of the first kind and the labels of the kinds, from the kept header values.
+
+    Single-frame files are read from their raw values only (echo, image type, position),
+    each distinct raw value decoded once; multi-frame objects through their frames.
+    """
+    positions: dict[KindKey, Counter[tuple[float, ...]]] = {}
+    for header in headers:
+        try:  # a broken value must not stop the listing
+            for facts, position in _kind_facts(header, frames_in):
+                key = kind_key(facts)
+                place = tuple(round(value, 2) + 0.0 for value in position) if position is not None else ()
+                positions.setdefault(key, Counter())[place] += 1
+        except MvlError:  # noqa: PERF203
+            continue
+    if not positions:
+        return 1, ()
+    first = next(iter(positions.values()))
+    volumes = max(first.values())
+    if len(positions) == 1:
+        return volumes, ()
+    return volumes, tuple(kind_labels(positions).values())
+
+
+def _kind_facts(header: Header, frames_in: _FrameCache) -> list[tuple[Acquisition, list[float] | None]]:
+    if header.multi_frame:
+        frames = frames_in(header)
+        return [
+            (acquisition_of(frame), None if frame.position is None else frame.position.tolist()) for frame in frames
+        ]
+    image_type = header.text(el.IMAGE_TYPE)
+    facts = Acquisition(
+        echo_number=header.integer(el.ECHO_NUMBERS),
+        echo_time=el.first(header.floats(el.ECHO_TIME)),
+        image_type=image_type,
+        component=complex_kind(None, None, image_type),
+        kernel=header.text(el.CONVOLUTION_KERNEL),
+    )
+    return [(facts, header.floats(el.IMAGE_POSITION))]
 
 
 def _sizes(headers: list[Header]) -> Counter[tuple[int, int]]:

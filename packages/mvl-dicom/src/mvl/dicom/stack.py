@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
@@ -16,17 +17,21 @@ from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError, Vo
 from mvl.coords.errors import warn
 
 from . import elements as el
-from .frame import Frame
+from .acquisition import acquisition_of
+from .frame import Frame, attribute_tag
 from .frames import frames_of
 from .geometry import DEFAULT_SPACING_TOLERANCE, stack_geometry
-from .headers import Header
+from .headers import Header, UnreadableHeader
 from .inputs import open_source
+from .kinds import chosen_kind, kinds_message, split_kinds
 from .limits import DEFAULT_LIMITS, Limits
 from .pixels import check_decoders, layout_of, plan_output, read_frames
 from .progress import ProgressCallback, reporter
 from .selection import Selector, select_frames
 from .series import Scan, choose_series, scan_source
 from .sources import Member, Source
+from .vendor import PRIVATE_TAGS, philips_precise_rescale
+from .volumes import VolumeInfo, volume_table
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -71,7 +76,10 @@ class SortedSlices(Sequence["Dataset"]):
 class DicomStack:
     """What :func:`open_stack` read: the :attr:`~mvl.coords.Volume.src_object` of its volume.
 
-    Everything is in stack order, one entry per slice (index ``k`` of the volume's third axis).
+    The per-image entries (:attr:`files`, :attr:`frames`, :attr:`positions`,
+    :attr:`slopes`, :attr:`intercepts`, :attr:`headers`) are in stack order, one per image:
+    slice ``k`` of volume ``t`` is entry ``t * slices + k`` (for a single volume, entry
+    ``k`` is index ``k`` of the third axis). :attr:`volumes` has one row per volume.
 
     Attributes
     ----------
@@ -90,7 +98,19 @@ class DicomStack:
     tilt : float
         Gantry tilt in degrees (the angle between the slice step and the normal).
     left_out : tuple of str
-        Slices dropped by ``allow_mixed_orientations`` or files skipped by ``skip_broken``.
+        Slices dropped by ``allow_mixed_orientations``, images of incomplete volumes dropped by
+        ``allow_incomplete_volumes``, or files skipped by ``skip_broken``.
+    volumes : tuple of VolumeInfo
+        One row per volume (the fourth axis of the data; one row for a 3D series): its
+        acquisition time, trigger time, echo, b-value, diffusion direction (patient and
+        voxel axes), image type (:class:`~mvl.dicom.volumes.VolumeInfo`).
+    kind : str
+        Which kind of images of the series was loaded (e.g. ``"echo 1"``, ``"phase"``);
+        empty when the series holds one kind (:mod:`mvl.dicom.volumes`).
+    other_kinds : tuple of str
+        The other kinds of images in the series, each with the ``select=`` that loads it.
+    evidence : str
+        What told the volumes apart, e.g. ``"(0020,0012) 'Acquisition Number'"``; empty for one volume.
     """
 
     path: Path
@@ -103,6 +123,24 @@ class DicomStack:
     tilt: float
     left_out: tuple[str, ...] = ()
     headers: tuple[Header, ...] = field(default=(), repr=False)
+    volumes: tuple[VolumeInfo, ...] = ()
+    kind: str = ""
+    other_kinds: tuple[str, ...] = ()
+    evidence: str = ""
+
+    def volume_table(self) -> dict[str, list[Any]]:
+        """The :attr:`volumes` as columns, one list per field: ``pandas.DataFrame(stack.volume_table())``.
+
+        Examples
+        --------
+        >>> from mvl.dicom.testing import write_series
+        >>> import tempfile
+        >>> table = open_stack(write_series(tempfile.mkdtemp(), shape=(2, 2, 3))).src_object.volume_table()
+        >>> table["index"], table["b_value"]
+        ([0], [None])
+        """
+        names = [item.name for item in fields(VolumeInfo)]
+        return {name: [getattr(row, name) for row in self.volumes] for name in names}
 
     @property
     def sorted_slices(self) -> SortedSlices:
@@ -113,17 +151,19 @@ class DicomStack:
         return SortedSlices(self.headers)
 
     def __repr__(self) -> str:
-        return f"<DicomStack {len(self.files)} slices of series {self.series_uid} from {self.path}>"
+        volumes = f" x {len(self.volumes)} volumes" if len(self.volumes) > 1 else ""
+        slices = len(self.files) // max(len(self.volumes), 1)
+        return f"<DicomStack {slices} slices{volumes} of series {self.series_uid} from {self.path}>"
 
 
 def _keep_tags(select: Mapping[str, Selector] | None) -> frozenset[int]:
     extra = set()
-    for keyword in select or {}:
-        try:  # a handful of keywords
-            extra.add(el.keyword_tag(keyword))
+    for key in select or {}:
+        try:  # a handful of keywords or tags
+            extra.add(attribute_tag(key))
         except ValueError as error:  # noqa: PERF203
             raise ValueError(f"select: {error}") from None
-    return el.IMAGE_TAGS | extra
+    return el.IMAGE_TAGS | PRIVATE_TAGS | extra
 
 
 def open_stack(
@@ -137,7 +177,9 @@ def open_stack(
     select: Mapping[str, Selector] | None = None,
     allow_mixed_orientations: bool = False,
     allow_nonuniform_spacing: bool = False,
+    allow_incomplete_volumes: bool = False,
     spacing_tolerance: float = DEFAULT_SPACING_TOLERANCE,
+    philips_scaling: str = "standard",
     skip_broken: bool = False,
     workers: int = 1,
     progress: bool | ProgressCallback | None = None,
@@ -163,16 +205,29 @@ def open_stack(
         Apply (0028,1053) 'Rescale Slope' and (0028,1052) 'Rescale Intercept' per slice
         (default). False returns the stored values.
     select : mapping of str to value or callable, optional
-        Keep only the images whose attributes, by DICOM keyword, equal the value (or pass
-        the predicate), e.g. ``{"EchoNumbers": 2}``. Top-level attributes and those in a
-        multi-frame object's functional groups are looked up.
+        Keep only the images whose attributes, by DICOM keyword or tag ``"(gggg,eeee)"``,
+        equal the value (or pass the predicate), e.g. ``{"EchoNumbers": 2}``; a
+        multi-valued attribute matches a list or tuple of its values or the values joined
+        by ``\\`` (``{"ImageType": "ORIGINAL\\PRIMARY\\P\\ND"}``). Top-level attributes
+        and those in a multi-frame object's functional groups are looked up. A series that
+        holds several kinds of images (echoes, magnitude and phase, derived maps) loads its
+        first kind and warns with the ``select=`` of each other kind.
     allow_mixed_orientations : bool, optional
         Keep the largest group of images with one orientation, warn about the others.
     allow_nonuniform_spacing : bool, optional
         Load unevenly spaced slices with their average step, warning by how much they are off.
+    allow_incomplete_volumes : bool, optional
+        For a series of several volumes: load the complete volumes only, with a warning
+        naming the images left out, when some volumes lack slice positions (a series
+        stopped early, missing files); raises by default.
     spacing_tolerance : float, optional
         Largest deviation of a slice from its evenly spaced position, as a fraction of the
         slice step (0.1).
+    philips_scaling : {"standard", "precise"}, optional
+        ``"standard"`` (default) applies the rescale of the DICOM standard, as DICOM readers
+        do; ``"precise"`` gives Philips' floating-point values, (stored x slope + intercept)
+        / (slope x (2005,100E) scale slope), as dcm2niix does by default. Images without
+        Philips' scale slope keep the standard rescale.
     skip_broken : bool, optional
         Skip unreadable DICOM files (truncated, corrupt) with a warning instead of raising;
         a skipped slice inside the series still fails the spacing check.
@@ -188,9 +243,11 @@ def open_stack(
     Returns
     -------
     Volume
-        ``src_data`` has shape (Rows, Columns, slices) (plus samples for colour), index
-        order ``(r, c, s)``; ``src_system`` is ``"LPS"``; ``src_object`` is a
-        :class:`DicomStack`.
+        ``src_data`` has shape (Rows, Columns, slices), index order ``(r, c, s)``; a
+        series of several volumes (fMRI, diffusion, dynamic) has shape (Rows, Columns,
+        slices, volumes), the volumes told apart and ordered as :mod:`mvl.dicom.volumes`
+        says; colour samples are the last axis. ``src_system`` is ``"LPS"``;
+        ``src_object`` is a :class:`DicomStack`, whose ``volumes`` holds one row per volume.
 
     Raises
     ------
@@ -199,7 +256,8 @@ def open_stack(
     FormatError
         Broken files (unless ``skip_broken``).
     GeometryError, DataError, AmbiguousInputError
-        Images that do not form one volume (see :mod:`mvl.dicom.geometry`).
+        Images that do not form one volume, or complete volumes on one grid (see
+        :mod:`mvl.dicom.geometry` and :mod:`mvl.dicom.volumes`).
     SecurityError, ResourceLimitError
         Unsafe archives, absurd sizes.
     MissingDependencyError
@@ -216,6 +274,8 @@ def open_stack(
     >>> volume.src_object.sorted_slices[0].Modality
     'CT'
     """
+    if philips_scaling not in ("standard", "precise"):
+        raise ValueError(f"philips_scaling must be 'standard' or 'precise', not {philips_scaling!r}")
     options = _Options(
         series_uid=series_uid,
         sloppy=sloppy,
@@ -223,7 +283,9 @@ def open_stack(
         select=dict(select or {}),
         allow_mixed_orientations=allow_mixed_orientations,
         allow_nonuniform_spacing=allow_nonuniform_spacing,
+        allow_incomplete_volumes=allow_incomplete_volumes,
         spacing_tolerance=spacing_tolerance,
+        philips_precise=philips_scaling == "precise",
         skip_broken=skip_broken,
         workers=max(1, int(workers)),
         progress=progress,
@@ -238,8 +300,12 @@ def open_stack(
         for category, message in collected:
             warn(message, category)
     stack.path = Path(path)
-    axes = (1, 2, 0, 3) if data.ndim == 4 else (1, 2, 0)
-    return Volume(data.transpose(axes), transformation, "LPS", system=system, src_object=stack)
+    samples = tuple(range(4, data.ndim))  # colour samples stay last
+    if data.shape[0] > 1:  # (volumes, slices, rows, columns, ...) -> (rows, columns, slices, volumes, ...)
+        voxels = data.transpose(2, 3, 1, 0, *samples)
+    else:
+        voxels = data[0].transpose(1, 2, 0, *(axis - 1 for axis in samples))
+    return Volume(voxels, transformation, "LPS", system=system, src_object=stack)
 
 
 @dataclass(frozen=True)
@@ -250,7 +316,9 @@ class _Options:
     select: dict[str, Selector]
     allow_mixed_orientations: bool
     allow_nonuniform_spacing: bool
+    allow_incomplete_volumes: bool
     spacing_tolerance: float
+    philips_precise: bool
     skip_broken: bool
     workers: int
     progress: bool | ProgressCallback | None
@@ -260,7 +328,7 @@ class _Options:
 def _load(
     source: Source, seed: str | None, options: _Options, collected: list[tuple[type[MvlWarning], str]]
 ) -> tuple[NDArray[Any], NDArray[np.float64], DicomStack]:
-    """Scan, choose, check and read; returns the (slices, rows, columns[, samples]) array, matrix and stack."""
+    """Scan, choose, check and read; returns the (volumes, slices, rows, columns[, samples]) array, matrix, stack."""
     location = str(source.path)
     with reporter(options.progress, "headers", source.count()) as counter:
         scan = scan_source(
@@ -274,7 +342,7 @@ def _load(
     _check_seed(scan, seed)
     choice = choose_series(scan, location=location, seed=seed, series_uid=options.series_uid, sloppy=options.sloppy)
     collected += choice.warnings
-    broken = _relevant_broken(scan, choice.uid, options.sloppy)
+    broken = _relevant_broken(scan, choice.uid, options.sloppy, location, collected)
     frames: list[Frame] = []
     for header in choice.headers:
         try:  # each file is checked on its own, to skip it when allowed
@@ -294,15 +362,25 @@ def _load(
         frames = select_frames(frames, options.select)
         if not frames:
             raise NoImageDataError(f"no image of the series matches select={options.select!r}", path=location)
+    facts = {id(frame): acquisition_of(frame) for frame in frames}
+    kinds = split_kinds(frames, facts, select=options.select)
+    kind = chosen_kind(kinds, seed)
+    if len(kinds) > 1:
+        collected.append((FormatWarning, kinds_message(location, kind, kinds)))
     geometry = stack_geometry(
-        frames,
+        list(kind.frames),
         location=location,
         spacing_tolerance=options.spacing_tolerance,
         allow_mixed_orientations=options.allow_mixed_orientations,
         allow_nonuniform_spacing=options.allow_nonuniform_spacing,
+        allow_incomplete_volumes=options.allow_incomplete_volumes,
+        facts=facts,
+        identical=_same_bytes(source),
     )
     collected += geometry.warnings
     frames = geometry.frames
+    if options.philips_precise:
+        _use_philips_scaling(frames, location, collected)
     layouts = {id(frame.header): layout_of(frame.header) for frame in frames}
     frame_layouts = [layouts[id(frame.header)] for frame in frames]
     check_decoders([frame.header for frame in frames])
@@ -320,8 +398,51 @@ def _load(
         tilt=geometry.tilt,
         left_out=(*skipped, *(frame.short_name for frame in geometry.dropped)),
         headers=tuple(frame.header for frame in frames),
+        volumes=volume_table(geometry.volumes, facts, geometry.transformation),
+        kind=kind.label if len(kinds) > 1 else "",
+        other_kinds=tuple(f"{other.label}: {other.hint}" for other in kinds if other is not kind),
+        evidence=geometry.evidence,
     )
-    return data, geometry.transformation, stack
+    count = len(geometry.volumes)
+    return data.reshape(count, data.shape[0] // count, *data.shape[1:]), geometry.transformation, stack
+
+
+def _same_bytes(source: Source) -> Callable[[Sequence[Frame]], bool]:
+    """``identical(frames)``: whether the frames' files hold the same bytes (read for one message only)."""
+
+    def identical(frames: Sequence[Frame]) -> bool:
+        digests: dict[str, bytes] = {}
+
+        def digest(member: Member, stream: BinaryIO) -> None:
+            digests[member.key] = hashlib.sha256(stream.read()).digest()
+
+        members = list({frame.header.member.key: frame.header.member for frame in frames}.values())
+        try:
+            source.read(members, digest, 1)
+        except (MvlError, OSError):
+            return False
+        return len(members) > 1 and len(digests) == len(members) and len(set(digests.values())) == 1
+
+    return identical
+
+
+def _use_philips_scaling(frames: list[Frame], location: str, collected: list[tuple[type[MvlWarning], str]]) -> None:
+    """Replace each frame's rescale by Philips' precise one where its files state the scale slope."""
+    without = []
+    for frame in frames:
+        rescale = philips_precise_rescale(frame.header, frame.groups, frame.slope, frame.intercept)
+        if rescale is None:
+            without.append(frame)
+        else:
+            frame.slope, frame.intercept = rescale
+    if without and len(without) < len(frames):
+        collected.append(
+            (
+                FormatWarning,
+                f"{location}: philips_scaling='precise', but {len(without)} of {len(frames)} images have no "
+                "Philips scale slope (2005,100E); they keep the standard rescale",
+            )
+        )
 
 
 def _check_seed(scan: Scan, seed: str | None) -> None:
@@ -331,15 +452,39 @@ def _check_seed(scan: Scan, seed: str | None) -> None:
             raise error
 
 
-def _relevant_broken(scan: Scan, uid: str | None, sloppy: bool) -> list[tuple[Member, MvlError]]:
-    """Unreadable files that may belong to the chosen series (all of them when the series is unknown)."""
+def _relevant_broken(
+    scan: Scan, uid: str | None, sloppy: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
+) -> list[tuple[Member, MvlError]]:
+    """Unreadable files that may be of the chosen series; DICOM files with broken headers of no known
+    part in it are skipped with one warning.
+
+    A file with the DICOM magic whose header cannot be parsed is of the chosen series
+    when its (0020,000E) 'Series Instance UID' was read and is the chosen one; one whose
+    series could not be read is skipped like the files of other series (had it held a
+    slice, the spacing check says so). Files that cannot be read at all (I/O errors,
+    damaged archive members) and every file with ``sloppy`` stay relevant.
+    """
     relevant = []
+    others = []
     for member, error in scan.broken:
         other = getattr(error, "series_uid", None)
-        if sloppy or other is None or other == uid:
+        if sloppy or not isinstance(error, UnreadableHeader) or (other is not None and other == uid):
             relevant.append((member, error))
         else:
-            logger.info("ignored %s: unreadable, and of another series (%s)", member.name, other)
+            others.append((member, error, other))
+    if others:
+        shown = ", ".join(
+            f"{member.key} ({'series ' + other if other else 'series unreadable'})" for member, _, other in others[:5]
+        )
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        collected.append(
+            (
+                FormatWarning,
+                f"{location}: skipped {len(others)} DICOM file(s) whose header cannot be read and that are not known "
+                f"to be of the loaded series: "
+                f"{shown}{more} (first: {others[0][1].message})",
+            )
+        )
     return relevant
 
 

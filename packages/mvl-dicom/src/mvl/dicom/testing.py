@@ -3,8 +3,10 @@
 :func:`write_series` writes a single-frame CT or MR series whose geometry is given as a
 voxel-to-world matrix (LPS+, voxel order ``(row, column, slice)`` as
 :func:`~mvl.dicom.open_stack` returns it), in shuffled file order with shuffled
-(0020,0013) 'Instance Number'; :func:`write_enhanced` writes the same as one Enhanced CT
-object with functional groups. Nothing here uses mvl.dicom's reader.
+(0020,0013) 'Instance Number'; :func:`write_volumes` writes a series of several volumes
+(an fMRI or diffusion series) the same way; :func:`write_enhanced` writes one or several
+volumes as one Enhanced CT object with functional groups. Nothing here uses mvl.dicom's
+reader.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from numpy.typing import ArrayLike, NDArray
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset, FileDataset
 
-__all__ = ["geometry_elements", "image_dataset", "oblique_transformation", "write_enhanced", "write_series"]
+__all__ = [
+    "geometry_elements",
+    "image_dataset",
+    "oblique_transformation",
+    "write_enhanced",
+    "write_series",
+    "write_volumes",
+]
 
 _CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 _MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -220,6 +229,88 @@ def write_series(
     return target
 
 
+def write_volumes(
+    folder: str | os.PathLike[str],
+    data: ArrayLike,
+    transformation: ArrayLike | None = None,
+    *,
+    numbering: str = "volume",
+    modality: str = "MR",
+    series_uid: str | None = None,
+    frame_of_reference: str | None = None,
+    seed: int = 0,
+    edit: Callable[[Dataset, int, int], None] | None = None,
+) -> Path:
+    """Write a series of several volumes (fMRI, diffusion) as single-frame files, one per slice and volume.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Created if needed.
+    data : (R, C, S, T) array_like
+        Stored values, indexed ``(row, column, slice, volume)``.
+    transformation : (4, 4) array_like, optional
+        As for :func:`write_series`.
+    numbering : {"volume", "slice", "none"}, optional
+        (0020,0013) 'Instance Number': volume after volume (``t * S + s + 1``, as most
+        scanners number), slice after slice (``s * T + t + 1``), or the same for all
+        images (``"none"``: nothing but other attributes tells the volumes apart).
+    modality : str, optional
+        ``"MR"`` by default.
+    series_uid, frame_of_reference : str, optional
+        New UIDs by default.
+    seed : int, optional
+        Seeds the shuffling of file names, so that neither name order nor writing order is volume order.
+    edit : callable, optional
+        ``edit(dataset, slice_index, volume_index)`` may change each dataset before it is written.
+
+    Returns
+    -------
+    pathlib.Path
+        `folder`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = write_volumes(tempfile.mkdtemp(), np.zeros((2, 3, 4, 5), dtype=np.int16))
+    >>> len(list(folder.iterdir()))
+    20
+    """
+    from pydicom.uid import generate_uid
+
+    voxels = np.asarray(data)
+    slices, count = voxels.shape[2], voxels.shape[3]
+    series_uid = series_uid or generate_uid()
+    study_uid = generate_uid()
+    frame_of_reference = frame_of_reference or generate_uid()
+    prefixes = np.random.default_rng(seed).permutation(count)
+    for volume in range(count):
+
+        def edit_one(dataset: Dataset, index: int, volume: int = volume) -> None:
+            if numbering == "volume":
+                dataset.InstanceNumber = volume * slices + index + 1
+            elif numbering == "slice":
+                dataset.InstanceNumber = index * count + volume + 1
+            else:
+                dataset.InstanceNumber = 1
+            if edit is not None:
+                edit(dataset, index, volume)
+
+        write_series(
+            folder,
+            voxels[..., volume],
+            transformation,
+            series_uid=series_uid,
+            study_uid=study_uid,
+            frame_of_reference=frame_of_reference,
+            modality=modality,
+            prefix=f"F{prefixes[volume]:03d}_",
+            seed=seed + volume,
+            edit=edit_one,
+        )
+    return Path(folder)
+
+
 def write_enhanced(
     path: str | os.PathLike[str],
     data: ArrayLike,
@@ -229,24 +320,33 @@ def write_enhanced(
     intercepts: float | Sequence[float] = 0.0,
     frame_order: Sequence[int] | None = None,
     shared_orientation: bool = True,
+    temporal_index: bool = True,
+    edit_frame: Callable[[Dataset, int, int], None] | None = None,
 ) -> Path:
-    """Write `data` (R, C, S) as one Enhanced CT Image object with multi-frame functional groups.
+    """Write `data` (R, C, S) or (R, C, S, T) as one Enhanced CT Image object with multi-frame functional groups.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file to write.
-    data : (R, C, S) array_like
-        Stored values (int16 or uint16), indexed ``(row, column, slice)``.
+    data : (R, C, S) or (R, C, S, T) array_like
+        Stored values (int16 or uint16), indexed ``(row, column, slice[, volume])``.
     transformation : (4, 4) array_like
         Voxel ``(row, column, slice)`` to LPS+ mm.
     slopes, intercepts : float or sequence of float, optional
-        Per-frame Pixel Value Transformation.
+        Per-frame Pixel Value Transformation, one value or one per frame.
     frame_order : sequence of int, optional
-        Which slice each frame holds (a permutation); slices in order by default.
+        Which image each frame holds (a permutation of ``volume * S + slice``); volume
+        after volume, slices in order, by default.
     shared_orientation : bool, optional
         Put Plane Orientation and Pixel Measures in the shared functional groups
         (default), else in every frame's.
+    temporal_index : bool, optional
+        With several volumes, state each frame's (0020,9128) 'Temporal Position Index'
+        in its Frame Content (default).
+    edit_frame : callable, optional
+        ``edit_frame(item, slice_index, volume_index)`` may change each frame's item of the
+        Per-frame Functional Groups Sequence (add MR Echo or MR Diffusion macros, say).
 
     Returns
     -------
@@ -257,13 +357,16 @@ def write_enhanced(
     from pydicom.uid import generate_uid
 
     voxels = np.asarray(data)
+    if voxels.ndim == 3:
+        voxels = voxels[..., np.newaxis]
     matrix = np.asarray(transformation, dtype=float)
     orientation, spacing, step = geometry_elements(matrix)
-    count = voxels.shape[2]
+    slices, volumes = voxels.shape[2], voxels.shape[3]
+    count = slices * volumes
     order = list(range(count)) if frame_order is None else list(frame_order)
     slope_list = np.broadcast_to(np.asarray(slopes, dtype=float), (count,))
     intercept_list = np.broadcast_to(np.asarray(intercepts, dtype=float), (count,))
-    frames = np.stack([voxels[:, :, index] for index in order])
+    frames = np.stack([voxels[:, :, image % slices, image // slices] for image in order])
     dataset = image_dataset(
         frames.reshape(-1, voxels.shape[1]),
         sop_class=_ENHANCED_CT,
@@ -292,7 +395,8 @@ def write_enhanced(
         return macro
 
     per_frame = []
-    for frame, index in enumerate(order):
+    for frame, image in enumerate(order):
+        index, volume = image % slices, image // slices
         position = Dataset()
         position.ImagePositionPatient = [_ds(value) for value in matrix[:3, 3] + index * step]
         rescale = Dataset()
@@ -302,12 +406,17 @@ def write_enhanced(
         content = Dataset()
         content.InStackPositionNumber = index + 1
         content.StackID = "1"
+        if volumes > 1 and temporal_index:
+            content.TemporalPositionIndex = volume + 1
         macros = {"PlanePositionSequence": position, "PixelValueTransformationSequence": rescale}
         macros["FrameContentSequence"] = content
         if not shared_orientation:
             macros["PlaneOrientationSequence"] = plane_orientation()
             macros["PixelMeasuresSequence"] = pixel_measures()
-        per_frame.append(item(**macros))
+        group = item(**macros)
+        if edit_frame is not None:
+            edit_frame(group, index, volume)
+        per_frame.append(group)
     shared = (
         item(PlaneOrientationSequence=plane_orientation(), PixelMeasuresSequence=pixel_measures())
         if shared_orientation

@@ -1,0 +1,309 @@
+"""`Acquisition`: what the files say about when and how one frame was acquired.
+
+Everything that tells the images at one slice position apart, read once per frame:
+echo, image type, temporal position, acquisition number and time, trigger time,
+diffusion b-value and direction, instance number. For a frame of an enhanced object
+the per-frame functional groups are looked up first (Frame Content, MR Echo, MR Image
+Frame Type, MR Diffusion, Cardiac Synchronization; PS3.3 C.7.6.16.2, C.8.13.5), then the
+shared ones and the top level; the vendors' private elements (:mod:`.vendor`) only where
+the standard ones are absent. A value that cannot be decoded counts as absent: these
+values sort and group frames, and every grouping is checked afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from mvl.coords import MvlError
+
+from . import vendor
+from .frame import Frame
+
+__all__ = ["Acquisition", "acquisition_of", "complex_kind"]
+
+_T = TypeVar("_T")
+
+#: GE's (0043,102F) codes and the words of (0008,9208) 'Complex Image Component'.
+_GE_COMPONENTS = {0: "MAGNITUDE", 1: "PHASE", 2: "REAL", 3: "IMAGINARY"}
+#: Philips' (2005,1011) letters.
+_PHILIPS_COMPONENTS = {"M": "MAGNITUDE", "P": "PHASE", "R": "REAL", "I": "IMAGINARY"}
+#: Image Type value 3 or 4 (PS3.3 C.8.13.1.1.1 and vendor practice) naming the component.
+_IMAGE_TYPE_COMPONENTS = {
+    "M": "MAGNITUDE",
+    "MAGNITUDE": "MAGNITUDE",
+    "P": "PHASE",
+    "PHASE": "PHASE",
+    "R": "REAL",
+    "REAL": "REAL",
+    "I": "IMAGINARY",
+    "IMAGINARY": "IMAGINARY",
+}
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """The values of one frame that tell it apart from the other frames at its position.
+
+    Attributes
+    ----------
+    echo_number : int or None
+        (0018,0086) 'Echo Numbers'.
+    echo_time : float or None
+        (0018,9082) 'Effective Echo Time' of an enhanced frame, else (0018,0081) 'Echo Time', ms.
+    image_type : str or None
+        (0008,9007) 'Frame Type' of an enhanced frame, else (0008,0008) 'Image Type', values joined by ``\\``.
+    component : str or None
+        ``"MAGNITUDE"``, ``"PHASE"``, ``"REAL"`` or ``"IMAGINARY"`` where the files say so
+        ((0008,9208) 'Complex Image Component', GE's and Philips' private image types).
+    vendor_image_type : str or None
+        The private image type itself (GE code or Philips letters), for telling images apart.
+    kernel : str or None
+        (0018,1210) 'Convolution Kernel' (CT reconstructions).
+    temporal_index : int or None
+        (0020,9128) 'Temporal Position Index'.
+    temporal_identifier : int or None
+        (0020,0100) 'Temporal Position Identifier'.
+    acquisition_number : int or None
+        (0020,0012) 'Acquisition Number' ((0020,9156) 'Frame Acquisition Number' of an enhanced frame).
+    acquisition_time : str or None
+        When it was acquired as DICOM wrote it: (0018,9074) 'Frame Acquisition DateTime',
+        (0008,002A) 'Acquisition DateTime', or (0008,0022) date and (0008,0032) 'Acquisition Time'.
+    seconds : float or None
+        :attr:`acquisition_time` in seconds (since midnight, or since year 0 with a date), for sorting.
+    trigger_time : float or None
+        (0018,1060) 'Trigger Time' or (0020,9153) 'Nominal Cardiac Trigger Delay Time', ms.
+    b_value : float or None
+        (0018,9087) 'Diffusion b-value' or the vendor's private one, s/mm².
+    direction : tuple of 3 float or None
+        (0018,9089) 'Diffusion Gradient Orientation' or Siemens' private one: patient LPS+.
+    direction_key : tuple of float or None
+        Any diffusion direction the files state (GE's and Philips' private ones included),
+        for telling volumes apart only.
+    instance_number : int or None
+        (0020,0013) 'Instance Number'.
+    frame_index : int
+        The frame's number (0-based) in its file; 0 for single-frame files.
+    """
+
+    echo_number: int | None = None
+    echo_time: float | None = None
+    image_type: str | None = None
+    component: str | None = None
+    vendor_image_type: str | None = None
+    kernel: str | None = None
+    temporal_index: int | None = None
+    temporal_identifier: int | None = None
+    acquisition_number: int | None = None
+    acquisition_time: str | None = None
+    seconds: float | None = None
+    trigger_time: float | None = None
+    b_value: float | None = None
+    direction: tuple[float, float, float] | None = None
+    direction_key: tuple[float, ...] | None = None
+    instance_number: int | None = None
+    frame_index: int = 0
+
+
+def acquisition_of(frame: Frame) -> Acquisition:
+    """Read the :class:`Acquisition` values of one frame."""
+    read = _Reader(frame)
+    image_type = read.text("FrameType") or read.text("ImageType")
+    vendor_type = read.private_text(vendor.GE_IMAGE_TYPE) or read.private_text(vendor.PHILIPS_IMAGE_TYPE)
+    when = _acquisition_time(read)
+    b_value = read.number("DiffusionBValue")
+    direction = read.vector("DiffusionGradientOrientation")
+    direction_key = direction
+    if b_value is None:
+        b_value = _vendor_b_value(read)
+    if direction is None:
+        siemens = read.private_vector(vendor.SIEMENS_DIRECTION)
+        direction = siemens
+        direction_key = siemens or _vendor_direction(read)
+    return Acquisition(
+        echo_number=read.integer("EchoNumbers"),
+        echo_time=_present(read.number("EffectiveEchoTime"), read.number("EchoTime")),
+        image_type=image_type,
+        component=complex_kind(read.text("ComplexImageComponent"), vendor_type, image_type),
+        vendor_image_type=vendor_type,
+        kernel=read.text("ConvolutionKernel"),
+        temporal_index=read.integer("TemporalPositionIndex"),
+        temporal_identifier=read.integer("TemporalPositionIdentifier"),
+        acquisition_number=_present(read.integer("FrameAcquisitionNumber"), read.integer("AcquisitionNumber")),
+        acquisition_time=when[0],
+        seconds=when[1],
+        trigger_time=_present(read.number("NominalCardiacTriggerDelayTime"), read.number("TriggerTime")),
+        b_value=b_value,
+        direction=None if direction is None else (direction[0], direction[1], direction[2]),
+        direction_key=direction_key,
+        instance_number=read.integer("InstanceNumber"),
+        frame_index=frame.index or 0,
+    )
+
+
+def complex_kind(standard: str | None, private: str | None, image_type: str | None) -> str | None:
+    """Whether a frame is magnitude, phase, real or imaginary, from the most explicit statement.
+
+    Examples
+    --------
+    >>> complex_kind(None, None, "ORIGINAL\\\\PRIMARY\\\\P\\\\ND")
+    'PHASE'
+    >>> complex_kind(None, "1", None), complex_kind("MAGNITUDE", None, None), complex_kind(None, None, "ORIGINAL")
+    ('PHASE', 'MAGNITUDE', None)
+    """
+    if standard:
+        return standard.upper()
+    if private:
+        code = private.strip().upper()
+        if code.lstrip("-").isdigit():
+            return _GE_COMPONENTS.get(int(code))
+        return _PHILIPS_COMPONENTS.get(code)
+    if image_type:
+        values = [part.strip().upper() for part in image_type.split("\\")]
+        for part in values[2:5]:
+            if part in _IMAGE_TYPE_COMPONENTS:
+                return _IMAGE_TYPE_COMPONENTS[part]
+    return None
+
+
+class _Reader:
+    """Attribute lookups of one frame that never raise: an undecodable value is None."""
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+
+    def raw(self, keyword: str) -> Any:
+        try:
+            return self.frame.attribute(keyword)
+        except (MvlError, ValueError, TypeError, KeyError):
+            return None
+
+    def values(self, keyword: str) -> list[Any]:
+        value = self.raw(keyword)
+        if value is None or value == "":
+            return []
+        if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+            return list(value)
+        if isinstance(value, str) and "\\" in value:
+            return value.split("\\")
+        return [value]
+
+    def text(self, keyword: str) -> str | None:
+        parts = [str(part).strip() for part in self.values(keyword)]
+        return "\\".join(parts) if any(parts) else None
+
+    def number(self, keyword: str) -> float | None:
+        return _finite(self.values(keyword)[:1])
+
+    def integer(self, keyword: str) -> int | None:
+        number = self.number(keyword)
+        return None if number is None or number != int(number) else int(number)
+
+    def vector(self, keyword: str) -> tuple[float, ...] | None:
+        return _vector(self.values(keyword))
+
+    def private(self, element: vendor.Private) -> list[Any] | None:
+        try:
+            return vendor.private_value(self.frame.header, self.frame.groups, element)
+        except MvlError:
+            return None
+
+    def private_text(self, element: vendor.Private) -> str | None:
+        values = self.private(element)
+        if not values:
+            return None
+        text = "\\".join(_text(value) for value in values)
+        return text or None
+
+    def private_number(self, element: vendor.Private) -> float | None:
+        return _finite((self.private(element) or [])[:1])
+
+    def private_vector(self, element: vendor.Private) -> tuple[float, ...] | None:
+        return _vector(self.private(element) or [])
+
+
+def _text(value: Any) -> str:
+    """A value as text; whole numbers without a decimal point (GE's image type codes decode as floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _present(first: _T | None, second: _T | None) -> _T | None:
+    return second if first is None else first
+
+
+def _finite(values: list[Any]) -> float | None:
+    if not values:
+        return None
+    try:
+        number = float(values[0])
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _vector(values: list[Any]) -> tuple[float, ...] | None:
+    if len(values) != 3:
+        return None
+    numbers = [_finite([value]) for value in values]
+    return None if any(number is None for number in numbers) else tuple(float(n) for n in numbers if n is not None)
+
+
+def _vendor_b_value(read: _Reader) -> float | None:
+    siemens = read.private_number(vendor.SIEMENS_B_VALUE)
+    if siemens is not None:
+        return siemens
+    philips = read.private_number(vendor.PHILIPS_B_VALUE)
+    if philips is not None:
+        return philips
+    ge = read.private_number(vendor.GE_B_VALUE)
+    if ge is not None and ge >= 1e9:  # some GE software adds 10^9 to the b-value
+        ge = ge % 1e9
+    return ge
+
+
+def _vendor_direction(read: _Reader) -> tuple[float, ...] | None:
+    for elements in (vendor.PHILIPS_DIRECTION, vendor.GE_DIRECTION):
+        parts = [read.private_number(element) for element in elements]
+        if all(part is not None for part in parts):
+            return tuple(float(part) for part in parts if part is not None)
+    return None
+
+
+def _acquisition_time(read: _Reader) -> tuple[str | None, float | None]:
+    for keyword in ("FrameAcquisitionDateTime", "AcquisitionDateTime"):
+        text = read.text(keyword)
+        if text:
+            return text, _datetime_seconds(text)
+    time = read.text("AcquisitionTime")
+    if not time:
+        return None, None
+    date = read.text("AcquisitionDate")
+    return (f"{date}{time}", _datetime_seconds(f"{date}{time}")) if date else (time, _time_seconds(time))
+
+
+def _time_seconds(text: str) -> float | None:
+    """Seconds since midnight of a TM value ``HHMMSS.ffffff`` (or ``HH:MM:SS``)."""
+    clean = text.strip().replace(":", "")
+    whole, _, fraction = clean.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(whole) not in (2, 4, 6):
+        return None
+    hours, minutes, seconds = int(whole[0:2]), int(whole[2:4] or 0), int(whole[4:6] or 0)
+    return hours * 3600 + minutes * 60 + seconds + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def _datetime_seconds(text: str) -> float | None:
+    """Seconds of a DT value ``YYYYMMDDHHMMSS.ffffff`` on one scale across days (offsets ignored)."""
+    clean = text.strip().split("+")[0].split("-")[0]
+    if len(clean) < 8 or not clean[:8].isdigit():
+        return None
+    import datetime
+
+    try:
+        day = datetime.date(int(clean[0:4]), int(clean[4:6]), int(clean[6:8])).toordinal()
+    except ValueError:
+        return None
+    seconds = _time_seconds(clean[8:]) if len(clean) > 8 else 0.0
+    return None if seconds is None else day * 86400.0 + seconds

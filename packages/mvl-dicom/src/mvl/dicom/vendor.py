@@ -1,0 +1,202 @@
+"""Vendor private elements that tell volumes apart: b-values, diffusion directions, image types, Philips scaling.
+
+The standard attributes come first everywhere in :mod:`mvl.dicom`; these private ones
+are read only where the standard ones are absent, as dcm2niix does. A private element
+is trusted only when its block's private creator (PS3.5 7.8.1) names the vendor's
+dictionary, so an element number that another writer reused is never misread:
+
+================================  ==========================  =====================================
+element (creator)                 vendor                      meaning
+================================  ==========================  =====================================
+(0043,102F) ``GEMS_PARM_01``      GE                          image type: 0 magnitude, 1 phase,
+                                                              2 real, 3 imaginary
+(0043,1039) ``GEMS_PARM_01``      GE                          b-value (first value; some software
+                                                              adds 10^9, which is removed)
+(0019,10BB..BD) ``GEMS_ACQU_01``  GE                          diffusion direction (scanner frame)
+(2001,1003) ``Philips Imaging``   Philips                     b-value
+(2005,10B0..B2) ``Philips MR``    Philips                     diffusion direction (RL, AP, FH)
+(2005,1011) ``Philips MR``        Philips                     image type: M, P, R, I, B0, ...
+(2005,100E) ``Philips MR``        Philips                     scale slope of the precise values
+(0019,100C) ``SIEMENS MR HEADER`` Siemens                     b-value
+(0019,100E) ``SIEMENS MR HEADER`` Siemens                     diffusion direction (patient, LPS+)
+================================  ==========================  =====================================
+
+In enhanced Philips objects these elements sit in each frame's (2005,140F) private
+functional group item, which is searched too. Only the Siemens direction is documented
+in patient coordinates; the GE and Philips vectors tell volumes apart but are not
+reported as patient directions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from mvl.coords import FormatError
+
+from . import elements as el
+from .headers import Header
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = [
+    "GE_B_VALUE",
+    "GE_DIRECTION",
+    "GE_IMAGE_TYPE",
+    "PHILIPS_B_VALUE",
+    "PHILIPS_DIRECTION",
+    "PHILIPS_IMAGE_TYPE",
+    "PHILIPS_SCALE_SLOPE",
+    "PRIVATE_TAGS",
+    "SIEMENS_B_VALUE",
+    "SIEMENS_DIRECTION",
+    "Private",
+    "philips_precise_rescale",
+    "private_value",
+    "vr_of_private",
+]
+
+
+@dataclass(frozen=True)
+class Private:
+    """A private element: its group, its offset in the creator's block, the creator and its VR."""
+
+    group: int
+    offset: int
+    creator: str
+    vr: str
+
+    @property
+    def tag(self) -> int:
+        """The tag in block 0x10, where every vendor puts it."""
+        return self.group << 16 | 0x1000 | self.offset
+
+    @property
+    def creator_tag(self) -> int:
+        """The (gggg,0010) private creator element of block 0x10."""
+        return self.group << 16 | 0x0010
+
+
+GE_IMAGE_TYPE: Final = Private(0x0043, 0x2F, "GEMS_PARM_01", "SS")
+GE_B_VALUE: Final = Private(0x0043, 0x39, "GEMS_PARM_01", "IS")
+GE_DIRECTION: Final = tuple(Private(0x0019, offset, "GEMS_ACQU_01", "DS") for offset in (0xBB, 0xBC, 0xBD))
+PHILIPS_B_VALUE: Final = Private(0x2001, 0x03, "Philips Imaging DD 001", "FL")
+PHILIPS_DIRECTION: Final = tuple(
+    Private(0x2005, offset, "Philips MR Imaging DD 001", "FL") for offset in (0xB0, 0xB1, 0xB2)
+)
+PHILIPS_IMAGE_TYPE: Final = Private(0x2005, 0x11, "Philips MR Imaging DD 001", "CS")
+PHILIPS_SCALE_SLOPE: Final = Private(0x2005, 0x0E, "Philips MR Imaging DD 001", "FL")
+SIEMENS_B_VALUE: Final = Private(0x0019, 0x0C, "SIEMENS MR HEADER", "IS")
+SIEMENS_DIRECTION: Final = Private(0x0019, 0x0E, "SIEMENS MR HEADER", "FD")
+
+_ALL: Final = (
+    GE_IMAGE_TYPE,
+    GE_B_VALUE,
+    *GE_DIRECTION,
+    PHILIPS_B_VALUE,
+    *PHILIPS_DIRECTION,
+    PHILIPS_IMAGE_TYPE,
+    PHILIPS_SCALE_SLOPE,
+    SIEMENS_B_VALUE,
+    SIEMENS_DIRECTION,
+)
+#: The top-level tags (values and their creators) the header scan keeps for these.
+PRIVATE_TAGS: Final = frozenset({element.tag for element in _ALL} | {element.creator_tag for element in _ALL})
+_VR_BY_TAG: Final = {element.tag: element.vr for element in _ALL}
+#: The private functional group item of enhanced Philips objects.
+_PHILIPS_FRAME_GROUP: Final = 0x2005140F
+
+
+def vr_of_private(tag: int) -> str | None:
+    """The VR of one of the private elements above (block 0x10), or None for any other tag.
+
+    Examples
+    --------
+    >>> vr_of_private(0x0043102F), vr_of_private(0x00291010)
+    ('SS', None)
+    """
+    return _VR_BY_TAG.get(tag)
+
+
+def private_value(header: Header, groups: Iterable[Dataset], element: Private) -> list[Any] | None:
+    """The values of a private element of one frame, or None when absent or not the vendor's.
+
+    Looks in the frame's functional group items (and the private sequences in them)
+    first, then in the file's top level.
+
+    Raises
+    ------
+    FormatError
+        If the element is there but its value cannot be decoded as its VR; names the file.
+    """
+    for item in groups:
+        value = _in_dataset(item, element)
+        if value is None and _PHILIPS_FRAME_GROUP in item:
+            nested = item[_PHILIPS_FRAME_GROUP].value
+            value = _in_dataset(nested[0], element) if len(nested) > 0 else None
+        if value is not None:
+            return value
+    if header.dataset is not None:
+        return _in_dataset(header.dataset, element)
+    if el.decode_text(header.values.get(element.creator_tag)) != element.creator:
+        return None
+    raw = header.values.get(element.tag)
+    if raw is None:
+        return None
+    if element.vr in ("CS", "LO", "SH"):
+        text = el.decode_text(raw)
+        return None if text is None else text.split("\\")
+    values = header.floats(element.tag, element.vr)
+    return None if values is None else list(values)
+
+
+def philips_precise_rescale(
+    header: Header, groups: Iterable[Dataset], slope: float, intercept: float
+) -> tuple[float, float] | None:
+    """Philips' precise rescale of a frame whose standard one is `slope` and `intercept`.
+
+    Philips stores floating-point values as FP = (stored x RS + RI) / (RS x SS), where RS
+    and RI are (0028,1053) 'Rescale Slope' and (0028,1052) 'Rescale Intercept' and SS is
+    the private scale slope (2005,100E): a rescale of slope 1 / SS and intercept
+    RI / (RS x SS). None when the frame has no usable scale slope.
+
+    Examples
+    --------
+    >>> from mvl.dicom.headers import Header
+    >>> from mvl.dicom.sources import Member
+    >>> header = Header(Member("x", "x", "x"), 0, "1.2.840.10008.1.2.1", True, False, {}, None)
+    >>> philips_precise_rescale(header, [], 2.0, 0.0) is None
+    True
+    """
+    values = private_value(header, groups, PHILIPS_SCALE_SLOPE)
+    try:
+        scale = float(values[0]) if values else 0.0
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(scale) or scale == 0 or slope == 0:
+        return None
+    return 1.0 / scale, intercept / (slope * scale)
+
+
+def _in_dataset(dataset: Dataset, element: Private) -> list[Any] | None:
+    try:
+        found = dataset.get_private_item(element.group, element.offset, element.creator)
+    except (KeyError, ValueError):
+        return None
+    value = found.value
+    if value is None or value == "" or value == b"":
+        return None
+    if isinstance(value, bytes):  # an element pydicom read as UN: decode it as its VR
+        try:
+            if element.vr in ("CS", "LO", "SH"):
+                text = el.decode_text(value)
+                return None if text is None else text.split("\\")
+            return el.decode_floats(value, element.tag, element.vr) or None
+        except FormatError:
+            return None
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return list(value)
+    return [value]
