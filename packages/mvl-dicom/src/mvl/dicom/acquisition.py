@@ -18,12 +18,16 @@ from typing import Any, TypeVar
 
 from mvl.coords import MvlError
 
+from . import elements as el
 from . import vendor
 from .frame import Frame
+from .headers import Header
 
 __all__ = ["Acquisition", "acquisition_of", "complex_kind"]
 
 _T = TypeVar("_T")
+#: The private creator elements of the vendor blocks :mod:`.vendor` reads; files without any skip those lookups.
+_VENDOR_CREATORS = frozenset(tag for tag in vendor.PRIVATE_TAGS if tag & 0xFFFF == 0x0010)
 
 #: GE's (0043,102F) codes and the words of (0008,9208) 'Complex Image Component'.
 _GE_COMPONENTS = {0: "MAGNITUDE", 1: "PHASE", 2: "REAL", 3: "IMAGINARY"}
@@ -108,6 +112,8 @@ class Acquisition:
 
 def acquisition_of(frame: Frame) -> Acquisition:
     """Read the :class:`Acquisition` values of one frame."""
+    if not frame.groups and frame.header.dataset is None:
+        return _single_frame_acquisition(frame)
     read = _Reader(frame)
     image_type = read.text("FrameType") or read.text("ImageType")
     vendor_type = read.private_text(vendor.GE_IMAGE_TYPE) or read.private_text(vendor.PHILIPS_IMAGE_TYPE)
@@ -140,6 +146,95 @@ def acquisition_of(frame: Frame) -> Acquisition:
         instance_number=read.integer("InstanceNumber"),
         frame_index=frame.index or 0,
     )
+
+
+def _single_frame_acquisition(frame: Frame) -> Acquisition:
+    """The same values for a single-frame file, straight from the header scan's raw values.
+
+    A series has thousands of these files; the raw values repeat from file to file and
+    :mod:`.elements` decodes each distinct one once.
+    """
+    header = frame.header
+    raw = _RawReader(header)
+    image_type = raw.text(el.IMAGE_TYPE)
+    vendor_type = None
+    if not _VENDOR_CREATORS.isdisjoint(header.values):
+        vendor_type = _joined(raw.private(vendor.GE_IMAGE_TYPE)) or _joined(raw.private(vendor.PHILIPS_IMAGE_TYPE))
+    date_time = raw.text(el.ACQUISITION_DATETIME)
+    time = raw.text(el.ACQUISITION_TIME)
+    date = raw.text(el.ACQUISITION_DATE)
+    if date_time:
+        when: tuple[str | None, float | None] = (date_time, _datetime_seconds(date_time))
+    elif time and date:
+        when = (f"{date}{time}", _datetime_seconds(f"{date}{time}"))
+    else:
+        when = (time, None if time is None else _time_seconds(time))
+    b_value = raw.number(el.DIFFUSION_B_VALUE)
+    direction = _vector(raw.floats(el.DIFFUSION_GRADIENT_ORIENTATION) or [])
+    direction_key = direction
+    if (b_value is None or direction is None) and not _VENDOR_CREATORS.isdisjoint(header.values):
+        read = _Reader(frame)
+        if b_value is None:
+            b_value = _vendor_b_value(read)
+        if direction is None:
+            direction = read.private_vector(vendor.SIEMENS_DIRECTION)
+            direction_key = direction or _vendor_direction(read)
+    return Acquisition(
+        echo_number=raw.integer(el.ECHO_NUMBERS),
+        echo_time=raw.number(el.ECHO_TIME),
+        image_type=image_type,
+        component=complex_kind(None, vendor_type, image_type),
+        vendor_image_type=vendor_type,
+        kernel=raw.text(el.CONVOLUTION_KERNEL),
+        temporal_identifier=raw.integer(el.TEMPORAL_POSITION_IDENTIFIER),
+        acquisition_number=raw.integer(el.ACQUISITION_NUMBER),
+        acquisition_time=when[0],
+        seconds=when[1],
+        trigger_time=raw.number(el.TRIGGER_TIME),
+        b_value=b_value,
+        direction=None if direction is None else (direction[0], direction[1], direction[2]),
+        direction_key=direction_key,
+        instance_number=raw.integer(el.INSTANCE_NUMBER),
+        frame_index=0,
+    )
+
+
+class _RawReader:
+    """The kept raw values of a single-frame file, decoded by tag; an undecodable value is None."""
+
+    def __init__(self, header: Header) -> None:
+        self.header = header
+
+    def floats(self, tag: int) -> list[float] | None:
+        try:
+            return self.header.floats(tag)
+        except MvlError:
+            return None
+
+    def number(self, tag: int) -> float | None:
+        return _finite((self.floats(tag) or [])[:1])
+
+    def integer(self, tag: int) -> int | None:
+        number = self.number(tag)
+        return None if number is None or number != int(number) else int(number)
+
+    def text(self, tag: int) -> str | None:
+        text = self.header.text(tag)
+        if text is None:
+            return None
+        return "\\".join(part.strip() for part in text.split("\\")) or None
+
+    def private(self, element: vendor.Private) -> list[Any] | None:
+        try:
+            return vendor.private_value(self.header, {}, element)
+        except MvlError:
+            return None
+
+
+def _joined(values: list[Any] | None) -> str | None:
+    if not values:
+        return None
+    return "\\".join(_text(value) for value in values) or None
 
 
 def complex_kind(standard: str | None, private: str | None, image_type: str | None) -> str | None:
@@ -205,16 +300,12 @@ class _Reader:
 
     def private(self, element: vendor.Private) -> list[Any] | None:
         try:
-            return vendor.private_value(self.frame.header, self.frame.groups, element)
+            return vendor.private_value(self.frame.header, self.frame.group_values(), element)
         except MvlError:
             return None
 
     def private_text(self, element: vendor.Private) -> str | None:
-        values = self.private(element)
-        if not values:
-            return None
-        text = "\\".join(_text(value) for value in values)
-        return text or None
+        return _joined(self.private(element))
 
     def private_number(self, element: vendor.Private) -> float | None:
         return _finite((self.private(element) or [])[:1])

@@ -78,6 +78,7 @@ class Frame:
     slope: float = 1.0
     intercept: float = 0.0
     groups: tuple[Dataset, ...] = field(default=(), repr=False)
+    _group_values: dict[int, Any] | None = field(default=None, repr=False, init=False)
 
     @property
     def name(self) -> str:
@@ -105,11 +106,25 @@ class Frame:
             If `key` is neither a keyword nor a tag.
         """
         tag = attribute_tag(key)
-        for item in self.groups:
-            found = _in_macros(item, tag, 2)
+        if self.groups:
+            found = self.group_values().get(tag)
             if found is not None:
                 return found
         return top_level_value(self.header, tag)
+
+    def group_values(self) -> dict[int, Any]:
+        """The values in the frame's functional group macros by tag, the first found winning.
+
+        Searched as :meth:`attribute` describes (per-frame before shared, each macro
+        before the sequences inside it), once per frame: a series looks up a dozen
+        attributes of each of its thousands of frames.
+        """
+        if self._group_values is None:
+            found: dict[int, Any] = {}
+            for item in self.groups:
+                _collect_macros(item, found, 2)
+            self._group_values = found
+        return self._group_values
 
 
 def attribute_tag(key: str) -> int:
@@ -135,18 +150,16 @@ def attribute_tag(key: str) -> int:
     return el.keyword_tag(text)
 
 
-def _in_macros(item: Dataset, tag: int, depth: int) -> Any:
-    """`tag`'s value in the first item of a sequence of `item`, up to `depth` sequences deep."""
+def _collect_macros(item: Dataset, found: dict[int, Any], depth: int) -> None:
+    """Record the values of the first item of each sequence of `item`, then of the sequences in those."""
     for group in item:
         if group.VR == "SQ" and group.value is not None and len(group.value) > 0:
             macro = group.value[0]
-            if tag in macro:
-                return macro[tag].value
+            for element in macro:
+                if element.tag not in found and element.value is not None and element.value != "":
+                    found[element.tag] = element.value
             if depth > 1:
-                found = _in_macros(macro, tag, depth - 1)
-                if found is not None:
-                    return found
-    return None
+                _collect_macros(macro, found, depth - 1)
 
 
 def top_level_attribute(header: Header, keyword: str) -> Any:
@@ -224,12 +237,33 @@ def rescale_of(header: Header) -> tuple[float, float]:
 
 
 def geometry_value(header: Header, tag: int, count: int) -> NDArray[np.float64] | None:
-    """A vector of the Image Plane module, checked for its length and for NaN; None when absent."""
+    """A vector of the Image Plane module, checked for its length and for NaN; None when absent.
+
+    The vectors are read-only and shared between files with the same raw value: the
+    orientation of a series, the positions of its slices in every volume.
+    """
+    raw = header.values.get(tag)
+    if raw is not None and header.dataset is None:
+        key = (tag, count, raw, header.little_endian)
+        cached = _VECTORS.get(key)
+        if cached is not None:
+            return cached
     try:
         values = header.floats(tag)
     except FormatError as error:
         raise GeometryError(error.message, path=header.name) from None
-    return check_vector(values, tag, count, header.name)
+    vector = check_vector(values, tag, count, header.name)
+    if vector is not None and raw is not None and header.dataset is None:
+        vector.setflags(write=False)
+        if len(_VECTORS) >= _VECTORS_KEPT:
+            _VECTORS.clear()
+        _VECTORS[(tag, count, raw, header.little_endian)] = vector
+    return vector
+
+
+#: Decoded geometry vectors by raw value; cleared when full (a series repeats a few thousand values).
+_VECTORS: dict[tuple[int, int, bytes, bool], NDArray[np.float64]] = {}
+_VECTORS_KEPT = 16384
 
 
 def check_vector(values: list[float] | None, tag: int, count: int, name: str) -> NDArray[np.float64] | None:

@@ -297,8 +297,11 @@ def _unit_orientation(frame: Frame, location: str) -> NDArray[np.float64]:
 
 def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool) -> NDArray[np.float64]:
     groups: list[tuple[NDArray[np.float64], list[Frame]]] = []
+    checked: dict[int, NDArray[np.float64]] = {}  # frames of one series share their orientation vector
     for frame in result.frames:
-        orientation = _unit_orientation(frame, location)
+        orientation = checked.get(id(frame.orientation))
+        if orientation is None:
+            orientation = checked[id(frame.orientation)] = _unit_orientation(frame, location)
         for reference, members in groups:
             if np.max(np.abs(reference - orientation)) <= ORIENTATION_TOLERANCE:
                 members.append(frame)

@@ -25,7 +25,7 @@ from .headers import Header, UnreadableHeader
 from .inputs import open_source
 from .kinds import chosen_kind, kinds_message, split_kinds
 from .limits import DEFAULT_LIMITS, Limits
-from .pixels import check_decoders, layout_of, plan_output, read_frames
+from .pixels import PixelLayout, check_decoders, layout_of, plan_output, read_frames
 from .progress import ProgressCallback, reporter
 from .selection import Selector, select_frames
 from .series import Scan, choose_series, scan_source
@@ -344,10 +344,11 @@ def _load(
     collected += choice.warnings
     broken = _relevant_broken(scan, choice.uid, options.sloppy, location, collected)
     frames: list[Frame] = []
+    layouts: dict[int, PixelLayout] = {}
     for header in choice.headers:
         try:  # each file is checked on its own, to skip it when allowed
             frames += frames_of(header)
-            layout_of(header)
+            layouts[id(header)] = layout_of(header)
         except MvlError as error:  # noqa: PERF203
             if header.member.key == seed:
                 raise
@@ -381,7 +382,6 @@ def _load(
     frames = geometry.frames
     if options.philips_precise:
         _use_philips_scaling(frames, location, collected)
-    layouts = {id(frame.header): layout_of(frame.header) for frame in frames}
     frame_layouts = [layouts[id(frame.header)] for frame in frames]
     check_decoders([frame.header for frame in frames])
     plan = plan_output(frames, frame_layouts, options.rescale, options.limits)
@@ -430,7 +430,7 @@ def _use_philips_scaling(frames: list[Frame], location: str, collected: list[tup
     """Replace each frame's rescale by Philips' precise one where its files state the scale slope."""
     without = []
     for frame in frames:
-        rescale = philips_precise_rescale(frame.header, frame.groups, frame.slope, frame.intercept)
+        rescale = philips_precise_rescale(frame.header, frame.group_values(), frame.slope, frame.intercept)
         if rescale is None:
             without.append(frame)
         else:

@@ -30,17 +30,14 @@ reported as patient directions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from mvl.coords import FormatError
 
 from . import elements as el
 from .headers import Header
-
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
 
 __all__ = [
     "GE_B_VALUE",
@@ -106,8 +103,6 @@ _ALL: Final = (
 #: The top-level tags (values and their creators) the header scan keeps for these.
 PRIVATE_TAGS: Final = frozenset({element.tag for element in _ALL} | {element.creator_tag for element in _ALL})
 _VR_BY_TAG: Final = {element.tag: element.vr for element in _ALL}
-#: The private functional group item of enhanced Philips objects.
-_PHILIPS_FRAME_GROUP: Final = 0x2005140F
 
 
 def vr_of_private(tag: int) -> str | None:
@@ -121,26 +116,26 @@ def vr_of_private(tag: int) -> str | None:
     return _VR_BY_TAG.get(tag)
 
 
-def private_value(header: Header, groups: Iterable[Dataset], element: Private) -> list[Any] | None:
+def private_value(header: Header, group_values: Mapping[int, Any], element: Private) -> list[Any] | None:
     """The values of a private element of one frame, or None when absent or not the vendor's.
 
-    Looks in the frame's functional group items (and the private sequences in them)
-    first, then in the file's top level.
+    Looks in the frame's functional group values first (:meth:`~mvl.dicom.frame.Frame.group_values`,
+    which hold the elements of Philips' private per-frame item), then in the file's top level.
 
     Raises
     ------
     FormatError
         If the element is there but its value cannot be decoded as its VR; names the file.
     """
-    for item in groups:
-        value = _in_dataset(item, element)
-        if value is None and _PHILIPS_FRAME_GROUP in item:
-            nested = item[_PHILIPS_FRAME_GROUP].value
-            value = _in_dataset(nested[0], element) if len(nested) > 0 else None
-        if value is not None:
-            return value
+    if group_values and _plain_text(group_values.get(element.creator_tag)) == element.creator:
+        found = _decoded(group_values.get(element.tag), element)
+        if found is not None:
+            return found
     if header.dataset is not None:
-        return _in_dataset(header.dataset, element)
+        if _plain_text(header.dataset.get(element.creator_tag)) != element.creator:
+            return None
+        item = header.dataset.get(element.tag)
+        return None if item is None else _decoded(item.value, element)
     if el.decode_text(header.values.get(element.creator_tag)) != element.creator:
         return None
     raw = header.values.get(element.tag)
@@ -153,8 +148,19 @@ def private_value(header: Header, groups: Iterable[Dataset], element: Private) -
     return None if values is None else list(values)
 
 
+def _plain_text(value: Any) -> str | None:
+    """A creator's text, whether pydicom gave an element, a string or (for UN) bytes."""
+    if value is None:
+        return None
+    if hasattr(value, "value"):
+        value = value.value
+    if isinstance(value, bytes):
+        return el.decode_text(value)
+    return str(value).strip(" \x00") or None
+
+
 def philips_precise_rescale(
-    header: Header, groups: Iterable[Dataset], slope: float, intercept: float
+    header: Header, group_values: Mapping[int, Any], slope: float, intercept: float
 ) -> tuple[float, float] | None:
     """Philips' precise rescale of a frame whose standard one is `slope` and `intercept`.
 
@@ -168,10 +174,10 @@ def philips_precise_rescale(
     >>> from mvl.dicom.headers import Header
     >>> from mvl.dicom.sources import Member
     >>> header = Header(Member("x", "x", "x"), 0, "1.2.840.10008.1.2.1", True, False, {}, None)
-    >>> philips_precise_rescale(header, [], 2.0, 0.0) is None
+    >>> philips_precise_rescale(header, {}, 2.0, 0.0) is None
     True
     """
-    values = private_value(header, groups, PHILIPS_SCALE_SLOPE)
+    values = private_value(header, group_values, PHILIPS_SCALE_SLOPE)
     try:
         scale = float(values[0]) if values else 0.0
     except (TypeError, ValueError):
@@ -181,15 +187,11 @@ def philips_precise_rescale(
     return 1.0 / scale, intercept / (slope * scale)
 
 
-def _in_dataset(dataset: Dataset, element: Private) -> list[Any] | None:
-    try:
-        found = dataset.get_private_item(element.group, element.offset, element.creator)
-    except (KeyError, ValueError):
-        return None
-    value = found.value
+def _decoded(value: Any, element: Private) -> list[Any] | None:
+    """A value pydicom read, as a list; bytes (an element read as UN) decoded as the element's VR."""
     if value is None or value == "" or value == b"":
         return None
-    if isinstance(value, bytes):  # an element pydicom read as UN: decode it as its VR
+    if isinstance(value, bytes):
         try:
             if element.vr in ("CS", "LO", "SH"):
                 text = el.decode_text(value)
