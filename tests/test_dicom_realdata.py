@@ -151,3 +151,19 @@ def _philips(folder: Path, word: str):
 
     (info,) = mvl.dicom.list_series(folder)
     return _load(folder, str(info.uid), word, "standard")
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason=MISSING)
+@pytest.mark.parametrize("aligned", [False, True])
+def test_a_4d_series_saved_as_nifti_reads_back_in_nibabel_like_dcm2niix_wrote_it(tmp_path, aligned):
+    import nibabel
+
+    import mvloader
+
+    corpus = REALDATA / "dcm_qa_nih"
+    volume = mvloader.load(corpus / "In" / "20180918GE" / "mr_0004")
+    target = tmp_path / "fmri.nii.gz"
+    mvloader.save(target, volume, src_order=not aligned)
+    written = nibabel.load(target)
+    assert written.shape == (64, 64, 15, 10)
+    _assert_matches(mvloader.load(target), corpus / "Ref" / "DCM2NIIX_regression_test_4.nii")
