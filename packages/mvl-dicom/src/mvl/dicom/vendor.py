@@ -5,21 +5,14 @@ are read only where the standard ones are absent, as dcm2niix does. A private el
 is trusted only when its block's private creator (PS3.5 7.8.1) names the vendor's
 dictionary, so an element number that another writer reused is never misread:
 
-================================  ==========================  =====================================
-element (creator)                 vendor                      meaning
-================================  ==========================  =====================================
-(0043,102F) ``GEMS_PARM_01``      GE                          image type: 0 magnitude, 1 phase,
-                                                              2 real, 3 imaginary
-(0043,1039) ``GEMS_PARM_01``      GE                          b-value (first value; some software
-                                                              adds 10^9, which is removed)
-(0019,10BB..BD) ``GEMS_ACQU_01``  GE                          diffusion direction (scanner frame)
-(2001,1003) ``Philips Imaging``   Philips                     b-value
-(2005,10B0..B2) ``Philips MR``    Philips                     diffusion direction (RL, AP, FH)
-(2005,1011) ``Philips MR``        Philips                     image type: M, P, R, I, B0, ...
-(2005,100E) ``Philips MR``        Philips                     scale slope of the precise values
-(0019,100C) ``SIEMENS MR HEADER`` Siemens                     b-value
-(0019,100E) ``SIEMENS MR HEADER`` Siemens                     diffusion direction (patient, LPS+)
-================================  ==========================  =====================================
+- GE, creator ``GEMS_PARM_01``: (0043,102F) image type (0 magnitude, 1 phase, 2 real,
+  3 imaginary); (0043,1039) b-value (its first value; the 10^9 some software adds is
+  removed). Creator ``GEMS_ACQU_01``: (0019,10BB..BD) diffusion direction (scanner frame).
+- Philips, creator ``Philips Imaging DD 001``: (2001,1003) b-value. Creator ``Philips MR
+  Imaging DD 001``: (2005,10B0..B2) diffusion direction (RL, AP, FH), (2005,1011) image
+  type (M, P, R, I, B0, ...), (2005,100E) scale slope of the precise values.
+- Siemens, creator ``SIEMENS MR HEADER``: (0019,100C) b-value, (0019,100E) diffusion
+  direction (patient, LPS+).
 
 In enhanced Philips objects these elements sit in each frame's (2005,140F) private
 functional group item, which is searched too. Only the Siemens direction is documented
