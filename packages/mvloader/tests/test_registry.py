@@ -245,19 +245,25 @@ def test_detection_is_the_same_whether_or_not_the_formats_are_installed(tmp_path
     assert with_packages["notes.gz"] is with_packages["packed.nrrd.gz"] is None
 
 
-def test_installed_formats_are_ours_first_then_the_others_by_name(monkeypatch):
+def test_installed_formats_are_ours_first_then_the_others_by_name(tmp_path, monkeypatch):
     import importlib.metadata
 
+    (tmp_path / "alphaplugin.py").write_text(
+        "from mvl.coords.formats import Format\n"
+        "FORMAT = Format('alpha', 'a third-party format', ('.alpha',), bool, 'builtins:repr')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
     points = [
         importlib.metadata.EntryPoint(name, f"{module}:FORMAT", registry.ENTRY_POINT_GROUP)
-        for name, module in [("zeta", "mvl.nrrd.plugin"), ("dicom", "mvl.dicom.plugin"), ("nifti", "mvl.nifti.plugin")]
+        for name, module in [("alpha", "alphaplugin"), ("nrrd", "mvl.nrrd.plugin"), ("dicom", "mvl.dicom.plugin")]
     ]
     monkeypatch.setattr(registry, "entry_points", lambda group: points)
     registry.installed_formats.cache_clear()
     try:
-        assert list(registry.installed_formats()) == ["dicom", "nifti", "nrrd"]
+        assert list(registry.installed_formats()) == ["dicom", "nrrd", "alpha"]
     finally:
         registry.installed_formats.cache_clear()
+        sys.modules.pop("alphaplugin", None)
 
 
 def test_endings_come_from_the_installed_formats(only, monkeypatch):
