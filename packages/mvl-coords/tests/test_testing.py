@@ -1,5 +1,6 @@
 """The conformance kit, run against a toy format, and shown to catch wrong readers."""
 
+import dataclasses
 import os
 import re
 import tempfile
@@ -10,7 +11,10 @@ import numpy as np
 import pytest
 
 from mvl.coords import FormatError, InputError, SaveError, Volume
+from mvl.coords.formats import THREADS, Format
+from mvl.coords.heads import peek
 from mvl.coords.testing import (
+    FormatConformance,
     ReaderConformance,
     WriterConformance,
     assert_same_image,
@@ -69,6 +73,44 @@ class TestToyWriter(WriterConformance):
 
     def save_volume(self, path, volume, src_order):
         toy_save(path, volume, src_order)
+
+
+def toy_sniff(path):
+    try:
+        return peek(path, 4, through=()).stored == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+TOY = Format("toy", "npz toy", (".npz",), toy_sniff, f"{__name__}:toy_open", f"{__name__}:toy_save", (".npz",))
+
+
+class TestToyFormat(FormatConformance):
+    format = TOY
+
+    def write_sample(self, directory):
+        path = directory / "sample.npz"
+        toy_save(path, Volume(np.zeros((2, 3, 4)), np.eye(4), "RAS"))
+        return path
+
+
+def test_format_kit_catches_an_option_the_saver_does_not_take():
+    class Overpromising(TestToyFormat):
+        format = dataclasses.replace(TOY, save_options=frozenset({THREADS}))
+
+    with pytest.raises(AssertionError):
+        Overpromising().test_loader_and_saver_take_the_declared_options()
+
+
+def test_format_kit_catches_a_sniff_that_raises(tmp_path):
+    def raising(path):
+        return Path(path).read_bytes().startswith(b"PK")
+
+    class Careless(TestToyFormat):
+        format = dataclasses.replace(TOY, sniff=raising)
+
+    with pytest.raises(OSError):
+        Careless().test_sniff_says_no_without_raising(tmp_path)
 
 
 def test_sample_cases_cover_the_interesting_geometries():

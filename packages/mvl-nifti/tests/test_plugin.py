@@ -7,8 +7,9 @@ import sys
 import numpy as np
 
 from mvl.coords import Volume
-from mvl.coords.formats import ENTRY_POINT_GROUP
-from mvl.nifti import open_image, save_volume
+from mvl.coords.formats import ENTRY_POINT_GROUP, THREADS, Inventory, Part
+from mvl.coords.testing import FormatConformance
+from mvl.nifti import open_image, save_image, save_volume
 from mvl.nifti.plugin import FORMAT
 
 
@@ -44,3 +45,27 @@ def test_suffixes():
     for name in ("a.nii", "A.NII.GZ", "a.hdr", "a.img.gz"):
         assert FORMAT.matches_suffix(name) and FORMAT.matches_suffix(name, saving=True)
     assert not FORMAT.matches_suffix("a.nrrd")
+
+
+class TestNiftiFormat(FormatConformance):
+    """The record, as the umbrella and batch conversion use it."""
+
+    format = FORMAT
+
+    def write_sample(self, directory):
+        path = directory / "sample.nii.gz"
+        save_image(path, np.zeros((2, 3, 4), np.int16), np.eye(4))
+        return path
+
+
+def test_the_record_names_its_extra_and_options():
+    assert FORMAT.extra == "nifti"
+    assert FORMAT.save_options == {THREADS} and FORMAT.load_options == frozenset()
+
+
+def test_a_pair_is_one_input_for_batch_conversion(tmp_path):
+    for header, image in (("a.hdr", "a.img"), ("b.HDR.GZ", "b.IMG.GZ")):
+        save_image(tmp_path / header, np.zeros((2, 3, 4), np.uint8), np.eye(4))
+        assert FORMAT.sniff(tmp_path / image)  # loadable through either half
+        assert FORMAT.find_parts(tmp_path / header) == Inventory((Part(tmp_path / header),))
+        assert FORMAT.find_parts(tmp_path / image) == Inventory()  # the header's input

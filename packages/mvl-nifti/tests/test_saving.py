@@ -219,3 +219,18 @@ def test_itk_writes_and_reads_back_our_oblique_file(tmp_path):
     image = sitk.ReadImage(str(tmp_path / "ours.nii.gz"))
     sitk.WriteImage(image, str(tmp_path / "itk.nii.gz"))
     assert_same_image(open_image(tmp_path / "itk.nii.gz", system="IAR"), data, transformation, "RAS")
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".hdr.gz"])
+def test_the_thread_budget_reaches_the_compressor(tmp_path, monkeypatch, suffix):
+    import mvl.nifti.saving
+    from mvl.coords.testing import GzipThreads
+
+    recorder = GzipThreads()
+    monkeypatch.setattr(mvl.nifti.saving, "write_gzip", recorder)
+    volume = Volume(np.arange(24, dtype=np.int16).reshape(2, 3, 4), np.eye(4), "RAS")
+    save_volume(tmp_path / f"given{suffix}", volume, threads=3)
+    save_volume(tmp_path / f"default{suffix}", volume)
+    files = len(recorder.seen) // 2  # a pair: two compressed files per save
+    assert recorder.seen == [3] * files + [None] * files  # None: write_gzip's own default
+    np.testing.assert_array_equal(open_image(tmp_path / f"given{suffix}").src_data, volume.src_data)

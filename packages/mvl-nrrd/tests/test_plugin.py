@@ -3,7 +3,11 @@ import os
 import subprocess
 import sys
 
-from mvl.coords.formats import ENTRY_POINT_GROUP
+import numpy as np
+
+from mvl.coords import Volume
+from mvl.coords.formats import ENTRY_POINT_GROUP, SRC_SYSTEM, THREADS
+from mvl.coords.testing import FormatConformance
 from mvl.nrrd import open_image, save_volume
 from mvl.nrrd.plugin import FORMAT, sniff
 
@@ -34,3 +38,20 @@ def test_plugin_does_not_import_pynrrd():
     probe = "import sys, mvl.nrrd.plugin, mvl.nrrd; print('nrrd' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+class TestNrrdFormat(FormatConformance):
+    """The record, as the umbrella and batch conversion use it."""
+
+    format = FORMAT
+
+    def write_sample(self, directory):
+        path = directory / "sample.nrrd"
+        save_volume(path, Volume(np.zeros((2, 3, 4), np.int16), np.eye(4), "LPS"))
+        return path
+
+
+def test_the_record_names_its_extra_and_options():
+    assert FORMAT.extra == "nrrd"
+    assert FORMAT.save_options == {SRC_SYSTEM, THREADS} and FORMAT.load_options == frozenset()
+    assert FORMAT.sniff is sniff  # one sniff, no wrapper

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mvl.coords import DataError, FormatWarning, GeometryError, SaveError, Volume
-from mvl.coords.testing import WriterConformance, assert_same_image, sample_transformation
+from mvl.coords.testing import GzipThreads, WriterConformance, assert_same_image, sample_transformation
 from mvl.nrrd import open_image, save_image, save_volume
 from mvl.nrrd.writer import DATA_SUFFIXES
 
@@ -346,3 +346,13 @@ def test_time_space_source_saves_a_3d_space(tmp_path, make_nrrd):
     assert copied["kinds"] == ["domain", "domain", "domain", "time"]
     assert "space units" not in copied and "measurement frame" not in copied
     np.testing.assert_array_equal(open_image(tmp_path / "x.nrrd").src_data, volume.src_data)
+
+
+@pytest.mark.parametrize("suffix", [".nrrd", ".nhdr"])
+def test_the_thread_budget_reaches_the_compressor(tmp_path, monkeypatch, suffix):
+    recorder = GzipThreads()
+    monkeypatch.setattr("mvl.nrrd.writer.write_gzip", recorder)
+    save_volume(tmp_path / f"given{suffix}", Volume(DATA, MATRIX, "RAS"), threads=2)
+    save_image(tmp_path / f"default{suffix}", DATA, MATRIX)
+    assert recorder.seen == [2, None]  # None: write_gzip's own default
+    assert_same_image(open_image(tmp_path / f"given{suffix}"), DATA, MATRIX, "RAS")

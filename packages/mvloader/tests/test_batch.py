@@ -401,3 +401,46 @@ def test_scheduler_without_dask_names_the_install(tree, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(ImportError, match=r'needs dask.distributed: pip install "mvloader\[dask\]"'):
         convert_tree(root, tmp_path / "out", scheduler="tcp://127.0.0.1:1")
+
+
+def test_pairs_and_detached_data_files_are_one_input_each(tmp_path):
+    # Regression: the .img.gz of a pair and the .raw.gz of a detached NRRD were taken for
+    # archives (failed DICOM inputs), and a .hdr.gz kept its ending in the output name.
+    root = tmp_path / "export"
+    root.mkdir()
+    volume = mvloader.Volume(np.arange(60, dtype=np.int16).reshape(3, 4, 5), sample_transformation(), "RAS")
+    for name in ("pair.hdr.gz", "plain.hdr", "detached.nhdr"):
+        mvloader.save(root / name, volume)
+    found = {item.key: item.output for item in discover(root, ".nii.gz")}
+    assert found == {
+        "nifti:pair.hdr.gz": "pair.nii.gz",
+        "nifti:plain.hdr": "plain.nii.gz",
+        "nrrd:detached.nhdr": "detached.nii.gz",
+    }
+    result = convert_tree(root, tmp_path / "out", jobs=1)
+    assert result.ok and result.converted == 3
+
+
+def test_batch_passes_what_each_format_declares(tree, tmp_path, monkeypatch):
+    # NRRD states its world system and takes a thread budget; options follow the records, not names.
+    import mvl.nrrd.writer
+
+    seen = []
+    real = mvl.nrrd.writer.save_volume
+
+    def recording(path, volume, **options):
+        seen.append(options)
+        real(path, volume, **options)
+
+    monkeypatch.setattr(mvl.nrrd.writer, "save_volume", recording)
+    root, _ = tree
+    result = convert_tree(root, tmp_path / "out", to="nhdr", system="LPI", jobs=1)
+    assert result.converted == 5 and seen == [{"src_order": False, "src_system": False, "threads": 1}] * 5
+    written = next(record for record in result.records if record.source == "scans/t2.nrrd")
+    assert mvloader.load(tmp_path / "out" / written.output).src_system == "RAS"  # LPI is stated as RAS+
+    assert "MVL_GZIP_THREADS" not in os.environ
+
+
+def test_output_endings_are_those_the_installed_formats_save(tmp_path):
+    with pytest.raises(OSError, match=r"cannot convert to 'png'; choose one of nii.gz, nii, .*nrrd, nhdr"):
+        convert_tree(tmp_path, tmp_path / "out", to="png")

@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import re
 import sys
 import tarfile
 import zipfile
@@ -180,3 +181,93 @@ def test_format_warnings_point_at_the_users_line_through_load():
         warnings.simplefilter("always")
         mvloader.load(examples)  # two series here: a FormatWarning names the other
     assert [w.filename for w in caught if "holds 2 series" in str(w.message)] == [__file__]
+
+
+def sample_files(folder):
+    """Files of every kind the project's formats meet, and look-alikes that are none of them."""
+    import nibabel as nib
+    import numpy as np
+
+    from mvl.dicom.testing import write_series
+
+    folder.mkdir()
+    data, affine = np.arange(24, dtype=np.int16).reshape(2, 3, 4), np.eye(4)
+    nib.save(nib.Nifti1Image(data, affine), folder / "one.nii")
+    nib.save(nib.Nifti1Image(data, affine), folder / "one.nii.gz")
+    nib.save(nib.Nifti2Image(data, affine), folder / "two.nii")
+    nib.save(nib.Nifti1Pair(data, affine), folder / "pair.hdr")
+    mvloader.save(folder / "attached.nrrd", mvloader.load(folder / "one.nii"))
+    mvloader.save(folder / "detached.nhdr", mvloader.load(folder / "one.nii"))
+    series = write_series(folder / "series", shape=(2, 2, 2))
+    slice_file = next(series.iterdir())
+    (folder / "slice.dcm").write_bytes(slice_file.read_bytes())
+    for kind in ("zip", "", "gz", "bz2", "xz"):
+        (folder / f"export.{kind or 'tar'}").write_bytes(archive(kind))
+    (folder / "notes.gz").write_bytes(gzip.compress(b"just text" * 100))  # gzip, but no tar and no NIfTI
+    (folder / "notes.bz2").write_bytes(__import__("bz2").compress(b"just text" * 100))
+    (folder / "packed.nrrd.gz").write_bytes(gzip.compress(NRRD))  # NRRD is never read compressed
+    (folder / "notes.txt").write_bytes(b"hello, not an image")
+    return sorted(path for path in folder.iterdir() if path.is_file())
+
+
+@pytest.mark.parametrize("known", registry.KNOWN_FORMATS, ids=lambda known: known.name)
+def test_the_hint_table_agrees_with_the_installed_formats(tmp_path, known):
+    # Detection gives the same answer whether or not a format's package is installed.
+    from mvl.coords.heads import peek
+
+    fmt = registry.installed_formats()[known.name]  # all are installed in this session
+    assert (fmt.extra, fmt.save_suffixes) == (known.extra, known.save_suffixes)
+    assert set(fmt.suffixes) <= set(known.suffixes)
+    assert fmt.sniff(tmp_path) == known.folders
+    files = [path for path in sample_files(tmp_path / "samples") if path.name != "pair.img"]  # by its header
+    assert [path.name for path in files if fmt.sniff(path)] == [
+        path.name for path in files if known.signature(peek(path))
+    ]
+    assert any(fmt.sniff(path) for path in files)
+
+
+def detected(path):
+    """The name of the format detection picks for `path`, installed or named in the install hint."""
+    try:
+        return registry.detect_format(path).name
+    except MissingDependencyError as error:
+        return re.search(r"no (\w+) reader is installed", str(error)).group(1)
+    except UnsupportedFormatError:
+        return None
+
+
+def test_detection_is_the_same_whether_or_not_the_formats_are_installed(tmp_path, monkeypatch):
+    files = [*sample_files(tmp_path / "samples"), tmp_path / "samples" / "series"]
+    with_packages = {path.name: detected(path) for path in files}
+    monkeypatch.setattr(registry, "installed_formats", dict)
+    assert {path.name: detected(path) for path in files} == with_packages
+    assert with_packages["pair.img"] == "nifti" and with_packages["export.bz2"] == "dicom"
+    assert with_packages["notes.gz"] is with_packages["packed.nrrd.gz"] is None
+
+
+def test_installed_formats_are_ours_first_then_the_others_by_name(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    (tmp_path / "alphaplugin.py").write_text(
+        "from mvl.coords.formats import Format\n"
+        "FORMAT = Format('alpha', 'a third-party format', ('.alpha',), bool, 'builtins:repr')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    points = [
+        importlib.metadata.EntryPoint(name, f"{module}:FORMAT", registry.ENTRY_POINT_GROUP)
+        for name, module in [("alpha", "alphaplugin"), ("nrrd", "mvl.nrrd.plugin"), ("dicom", "mvl.dicom.plugin")]
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points)
+    registry.installed_formats.cache_clear()
+    try:
+        assert list(registry.installed_formats()) == ["dicom", "nrrd", "alpha"]
+    finally:
+        registry.installed_formats.cache_clear()
+        sys.modules.pop("alphaplugin", None)
+
+
+def test_endings_come_from_the_installed_formats(only, monkeypatch):
+    toy = Format("toy", "toy", (".toy.gz", ".toy"), bool, "builtins:repr", "builtins:repr", (".toy",))
+    monkeypatch.setattr(registry, "installed_formats", lambda: {"nifti": fake("nifti"), "toy": toy})
+    assert registry.output_suffixes() == (".toy", ".nrrd", ".nhdr")  # then those of known formats not installed
+    assert registry.input_suffixes() == (".toy.gz", ".nifti", ".toy")

@@ -25,12 +25,13 @@ from types import ModuleType
 
 from mvl.coords import Volume
 
+from ._compat import FORMAT_MODULES
 from ._version import __version__
 from .loading import load, save
 
 __all__ = ["Volume", "__version__", "load", "save"]
 
-_LAZY_MODULES = frozenset({"anatomical_coords", "cli", "dicom", "nifti", "nrrd", "preview", "registry", "volume"})
+_LAZY_MODULES = frozenset({"anatomical_coords", "cli", "preview", "registry", "volume"}) | FORMAT_MODULES
 
 
 def __getattr__(name: str) -> ModuleType:

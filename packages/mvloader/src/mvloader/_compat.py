@@ -8,6 +8,9 @@ from types import ModuleType
 
 from mvl.coords import MissingDependencyError, Volume
 
+#: The original mvloader's format modules, kept as ``mvloader.dicom``, ``.nifti`` and ``.nrrd``.
+FORMAT_MODULES = frozenset({"dicom", "nifti", "nrrd"})
+
 _log = logging.getLogger("mvloader")
 
 

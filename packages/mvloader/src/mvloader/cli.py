@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from mvl.coords import InputError, MvlError, Volume, normalize_system
+from mvl.coords.formats import PROGRESS, SERIES_UID, SRC_SYSTEM
 
 from ._version import __version__
 from .info import describe, format_description
 from .loading import load, save
-from .registry import detect_format, format_for_saving
+from .registry import detect_format, format_for_saving, installed_formats, output_suffixes
 
 __all__ = ["main"]
 
@@ -71,11 +72,16 @@ def _load(args: argparse.Namespace, status: _Status) -> tuple[Volume, str]:
     options: dict[str, Any] = {}
     fmt = detect_format(args.path)
     if getattr(args, "series", None):
-        if fmt.name != "dicom":
-            raise InputError(f"--series applies to DICOM input only; this is {fmt.name}", path=args.path)
-        options["series_uid"] = args.series
-    if fmt.name == "dicom" and status.active:
-        options["progress"] = status.phase  # headers and pixels of a long series
+        if SERIES_UID not in fmt.load_options:
+            several = [name for name, other in installed_formats().items() if SERIES_UID in other.load_options]
+            raise InputError(
+                f"--series applies to input that holds several series ({', '.join(several) or 'none installed'}); "
+                f"this is {fmt.name}",
+                path=args.path,
+            )
+        options[SERIES_UID] = args.series
+    if status.active:
+        options.update(fmt.accepts({PROGRESS: status.phase}))  # e.g. headers and pixels of a long series
     status(f"loading {args.path} ({fmt.name})")
     volume = load(args.path, system=args.system, format=fmt.name, **options)
     status.done()
@@ -91,11 +97,10 @@ def _info(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
 
 
 def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
-    from ._compat import require
+    from .dicom import list_series  # DICOM's own listing; without mvl-dicom, the import names the install
 
-    dicom = require("mvl.dicom", "dicom")
     status(f"scanning {args.path}")
-    records = [dataclasses.asdict(info) for info in dicom.list_series(args.path, recursive=not args.no_recursive)]
+    records = [dataclasses.asdict(info) for info in list_series(args.path, recursive=not args.no_recursive)]
     status.done()
     if args.json:
         out.write(json.dumps(records, indent=2, default=str) + "\n")
@@ -130,8 +135,7 @@ def _convert(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
     target = format_for_saving(args.output)  # fail before the (maybe long) load
     volume, _ = _load(args, status)
     options: dict[str, Any] = {"src_order": not args.aligned}
-    if target.name == "nrrd":
-        options["src_system"] = not args.aligned
+    options.update(target.accepts({SRC_SYSTEM: not args.aligned}, saving=True))  # a format that states its world
     status(f"writing {args.output} ({target.name})")
     save(args.output, volume, **options)
     status.done()
@@ -236,10 +240,11 @@ def _parser() -> argparse.ArgumentParser:
     series.add_argument("--no-recursive", action="store_true", help="only the folder itself, not its sub-folders")
     series.set_defaults(run=_series)
 
+    endings = output_suffixes()
     convert = commands.add_parser(
-        "convert", parents=[loading, common], help="write any readable input as NIfTI or NRRD"
+        "convert", parents=[loading, common], help="write any readable input in a format that saves"
     )
-    convert.add_argument("output", help="target file: .nii, .nii.gz, .nrrd or .nhdr")
+    convert.add_argument("output", help=f"target file, ending in {', '.join(endings)}")
     convert.add_argument("--aligned", action="store_true", help="write the voxels aligned to --system")
     convert.set_defaults(run=_convert)
 
@@ -252,7 +257,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("root", help="folder tree with DICOM folders, archives, NIfTI and NRRD files")
     batch.add_argument("output", help="output folder (created); holds manifest.jsonl and manifest.csv")
-    batch.add_argument("--to", default="nii.gz", choices=["nii.gz", "nii", "nrrd", "nhdr"], help="output format")
+    batch.add_argument(
+        "--to", default="nii.gz", choices=[ending.lstrip(".") for ending in endings], help="output format"
+    )
     batch.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
     batch.add_argument("--jobs", type=int, default=None, help="CPUs to use: worker processes (default: all CPUs)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")

@@ -67,7 +67,8 @@ def save(path: str | os.PathLike[str], volume: Volume, **options: Any) -> None:
     Parameters
     ----------
     path : str or os.PathLike
-        ``.nii`` or ``.nii.gz`` for NIfTI, ``.nrrd`` or ``.nhdr`` (detached) for NRRD.
+        ``.nii`` or ``.nii.gz`` for NIfTI, ``.nrrd`` or ``.nhdr`` (detached) for NRRD, or
+        any ending an installed format saves (:func:`mvloader.registry.output_suffixes`).
     volume : Volume
         What to save.
     **options

@@ -1,21 +1,26 @@
 """Which formats are installed, and which one a path holds.
 
 Formats register themselves under the entry-point group ``mvl.formats`` (see
-:class:`mvl.coords.formats.Format`): the three of this project (``dicom``, ``nifti``,
-``nrrd``) and any third-party package. Detection looks at the content first (magic
-bytes; folders and archives are DICOM) and at the name second, so a misnamed file is
-still found. Each installed format's own ``sniff`` decides first; the signatures kept
-here serve the formats that are not installed and as a fallback. A path in one of our
-formats whose package is not installed gets a :class:`~mvl.coords.MissingDependencyError`
-naming the ``pip install`` that brings it.
+:class:`mvl.coords.formats.Format`): the project's own and any third-party package's.
+Everything mvloader does with a format (load and save options, the ``mvl`` command's
+choices, batch discovery and output endings) follows from its record; no module here
+or elsewhere in mvloader names one, except the table :data:`KNOWN_FORMATS`.
+
+Detection looks at the content first (each installed format's ``sniff``: magic bytes,
+folders, archives) and at the name second, so a misnamed file is still found.
+:data:`KNOWN_FORMATS` holds the project's formats as far as an install hint needs them:
+a path in one whose package is not installed gets a
+:class:`~mvl.coords.MissingDependencyError` naming the ``pip install`` that brings it.
+Its signatures read files with :func:`mvl.coords.heads.peek`, as the formats' own
+``sniff`` functions do, so detection gives the same answer whether or not a format's
+package is installed.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
-import zlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -26,15 +31,16 @@ from typing import Final
 from mvl.coords import MissingDependencyError, UnsupportedFormatError
 from mvl.coords.files import input_file
 from mvl.coords.formats import ENTRY_POINT_GROUP, Format
+from mvl.coords.heads import Head, peek
 
 __all__ = [
     "KNOWN_FORMATS",
     "KnownFormat",
-    "content_kind",
     "detect_format",
     "format_for_saving",
+    "input_suffixes",
     "installed_formats",
-    "is_third_party",
+    "output_suffixes",
     "sniffs",
 ]
 
@@ -44,50 +50,72 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class KnownFormat:
-    """What the umbrella knows of one of the project's formats without its package."""
+    """One of the project's formats, as far as the hint for installing it needs it.
+
+    Attributes
+    ----------
+    name : str
+        The name its :class:`~mvl.coords.formats.Format` registers under.
+    title : str
+        How messages write it, e.g. ``"NIfTI"``.
+    extra : str
+        The extra of ``mvloader`` that installs it.
+    signature : callable
+        ``signature(head) -> bool`` on what :func:`mvl.coords.heads.peek` read: whether
+        the file's first bytes are this format's, as its ``sniff`` judges them.
+    suffixes, save_suffixes : tuple of str
+        File name endings it reads and saves (lower case).
+    folders : bool
+        Whether it reads folders.
+    """
 
     name: str
+    title: str
     extra: str
+    signature: Callable[[Head], bool]
     suffixes: tuple[str, ...]
-    save_suffixes: tuple[str, ...]
-    recognise: Callable[[bytes], bool]
+    save_suffixes: tuple[str, ...] = ()
+    folders: bool = False
 
     @property
     def install(self) -> str:
+        """str: The command that installs it."""
         return f'pip install "mvloader[{self.extra}]"'
 
-
-def _is_nifti(head: bytes) -> bool:
-    return head[344:348] in (b"n+1\0", b"ni1\0") or head[4:8] == b"n+2\0"
-
-
-def _is_nrrd(head: bytes) -> bool:
-    return head.startswith(b"NRRD000")
+    def matches_suffix(self, path: Path, *, saving: bool = False) -> bool:
+        """Whether the name of `path` ends in one of the (save) suffixes, ignoring case."""
+        name = path.name.lower()
+        return any(name.endswith(suffix) for suffix in (self.save_suffixes if saving else self.suffixes))
 
 
-def _is_archive(head: bytes) -> bool:
-    # zip, bzip2, xz, or gzip that is not NIfTI (a .tar.gz); or an uncompressed tar
+def _nifti_signature(head: Head) -> bool:
+    # NIfTI-1 magic at byte 344, NIfTI-2 at byte 4; plain or gzip-compressed.
+    content = head.content if head.compression in (None, "gzip") else b""
+    return content[344:348] in (b"n+1\0", b"ni1\0") or content[4:8] in (b"n+2\0", b"ni2\0")
+
+
+def _nrrd_signature(head: Head) -> bool:
+    return re.fullmatch(rb"NRRD000[0-9]", head.stored[:8]) is not None
+
+
+def _dicom_signature(head: Head) -> bool:
+    # A DICOM file (PS3.10 7.1), a zip, or a tar (plain or inside gzip, bzip2, xz).
     return (
-        head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"BZh", b"\xfd7zXZ\x00", b"\x1f\x8b"))
-        or head[257:262] == b"ustar"
+        head.stored[128:132] == b"DICM"
+        or head.stored.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+        or head.content[257:262] == b"ustar"
     )
 
 
-def _is_dicom(head: bytes) -> bool:
-    return head[128:132] == b"DICM" or _is_archive(head)
+_ARCHIVES: Final = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz")
+_NIFTI_SUFFIXES: Final = (".nii.gz", ".nii", ".hdr.gz", ".img.gz", ".hdr", ".img")
 
-
-#: The project's formats, in detection order.
+#: The project's formats, known even when not installed: only for install hints, in
+#: the order their signatures are tried.
 KNOWN_FORMATS: Final = (
-    KnownFormat("nifti", "nifti", (".nii.gz", ".nii", ".hdr", ".img"), (".nii.gz", ".nii"), _is_nifti),
-    KnownFormat("nrrd", "nrrd", (".nrrd", ".nhdr"), (".nrrd", ".nhdr"), _is_nrrd),
-    KnownFormat(
-        "dicom",
-        "dicom",
-        (".dcm", ".dicom", ".ima", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz"),
-        (),
-        _is_dicom,
-    ),
+    KnownFormat("nifti", "NIfTI", "nifti", _nifti_signature, _NIFTI_SUFFIXES, _NIFTI_SUFFIXES),
+    KnownFormat("nrrd", "NRRD", "nrrd", _nrrd_signature, (".nrrd", ".nhdr"), (".nrrd", ".nhdr")),
+    KnownFormat("dicom", "DICOM", "dicom", _dicom_signature, (".dcm", ".dicom", ".ima", *_ARCHIVES), folders=True),
 )
 
 
@@ -98,8 +126,9 @@ def installed_formats() -> dict[str, Format]:
     Returns
     -------
     dict of str to Format
-        Our formats first (``nifti``, ``nrrd``, ``dicom`` when installed), then
-        third-party ones in name order. A plugin that fails to load is skipped.
+        The formats installed through an extra of mvloader first (the project's own),
+        then the others, each group in name order; this is the order in which their
+        ``sniff`` functions are asked. A plugin that fails to load is skipped.
     """
     found: dict[str, Format] = {}
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
@@ -110,51 +139,17 @@ def installed_formats() -> dict[str, Format]:
             continue
         if isinstance(candidate, Format):
             found[candidate.name] = candidate
-    known = [known.name for known in KNOWN_FORMATS if known.name in found]
-    return {name: found[name] for name in known + sorted(set(found) - set(known))}
+    return {fmt.name: fmt for fmt in sorted(found.values(), key=lambda fmt: (not fmt.extra, fmt.name))}
 
 
-def _head(path: Path) -> bytes:
-    """The first bytes of a file; for gzip, of its content (NIfTI .nii.gz)."""
-    with open(path, "rb") as stream:
-        head = stream.read(_HEAD_BYTES)
-    if head.startswith(b"\x1f\x8b"):
-        try:
-            with gzip.open(path, "rb") as inflated:
-                content = inflated.read(_HEAD_BYTES)
-        except (OSError, EOFError, zlib.error):
-            return head
-        return content if _is_nifti(content) else head
-    return head
-
-
-def content_kind(path: Path) -> str | None:
-    """What a file holds by its first bytes: ``"nifti"``, ``"nrrd"``, ``"dicom"`` (a DICOM
-    file), ``"archive"`` (zip, tar, compressed tar), or None; one read, never raises."""
-    try:
-        head = _head(path)
-    except OSError:
-        return None
-    if _is_nifti(head):
-        return "nifti"
-    if _is_nrrd(head):
-        return "nrrd"
-    if head[128:132] == b"DICM":
-        return "dicom"
-    return "archive" if _is_archive(head) else None
-
-
-def _known(name: str) -> KnownFormat | None:
-    return next((known for known in KNOWN_FORMATS if known.name == name), None)
-
-
-def _usable(name: str, path: Path) -> Format:
-    formats = installed_formats()
-    if name in formats:
-        return formats[name]
-    known = _known(name)
-    hint = f"; {known.install}" if known else ""
-    raise MissingDependencyError(f"this is {name.upper()} data, but no {name} reader is installed{hint}", path=path)
+def _usable(known: KnownFormat, path: Path) -> Format:
+    """The installed format `known` names, or the error that says how to install it."""
+    installed = installed_formats().get(known.name)
+    if installed is None:
+        raise MissingDependencyError(
+            f"this is {known.title} data, but no {known.name} reader is installed; {known.install}", path=path
+        )
+    return installed
 
 
 def detect_format(path: str | os.PathLike[str]) -> Format:
@@ -163,7 +158,7 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     Parameters
     ----------
     path : str or os.PathLike
-        A file, a folder (DICOM) or an archive (DICOM).
+        A file, a folder or an archive.
 
     Returns
     -------
@@ -180,33 +175,38 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         If no installed or known format recognises `path`.
     """
     candidate = Path(path)
-    if candidate.is_dir():
-        return _usable("dicom", candidate)
-    checked = input_file(candidate)
     formats = installed_formats()
+    if candidate.is_dir():
+        for fmt in formats.values():
+            if sniffs(fmt, candidate):
+                return fmt
+        for known in KNOWN_FORMATS:
+            if known.folders:
+                return _usable(known, candidate)
+        raise UnsupportedFormatError(
+            f"is a folder, and no installed format reads folders; installed formats: {', '.join(formats) or 'none'}",
+            path=candidate,
+        )
+    checked = input_file(candidate)
     for fmt in formats.values():  # each installed format knows its own signatures best
         if sniffs(fmt, checked):
             return fmt
-    head = _head(checked)
+    head = peek(checked, _HEAD_BYTES)
     for known in KNOWN_FORMATS:  # ours, not installed: say what to install
-        if known.recognise(head):
-            return _usable(known.name, checked)
+        if known.signature(head):
+            return _usable(known, checked)
     for fmt in formats.values():
         if fmt.matches_suffix(checked):
             return fmt
     for known in KNOWN_FORMATS:
-        if any(checked.name.lower().endswith(suffix) for suffix in known.suffixes):
-            return _usable(known.name, checked)
+        if known.matches_suffix(checked):
+            return _usable(known, checked)
+    titles = [known.title for known in KNOWN_FORMATS]
     raise UnsupportedFormatError(
-        f"not a format mvloader reads: no NIfTI, NRRD or DICOM signature in its first bytes "
-        f"({head[:16]!r}...) and no known file name ending; installed formats: {', '.join(formats) or 'none'}",
+        f"not a format mvloader reads: no {', '.join(titles[:-1])} or {titles[-1]} signature in its first bytes "
+        f"({head.stored[:16]!r}...) and no known file name ending; installed formats: {', '.join(formats) or 'none'}",
         path=checked,
     )
-
-
-def is_third_party(name: str) -> bool:
-    """Whether `name` is a format added by another package (not dicom, nifti or nrrd)."""
-    return _known(name) is None
 
 
 def sniffs(fmt: Format, path: Path) -> bool:
@@ -228,15 +228,31 @@ def format_for_saving(path: str | os.PathLike[str]) -> Format:
         If the ending belongs to one of our formats that is not installed.
     """
     target = Path(path)
-    name = target.name.lower()
     for fmt in installed_formats().values():
         if fmt.save is not None and fmt.matches_suffix(target, saving=True):
             return fmt
     for known in KNOWN_FORMATS:
-        if any(name.endswith(suffix) for suffix in known.save_suffixes):
-            return _usable(known.name, target)
-    endings = sorted({s for known in KNOWN_FORMATS for s in known.save_suffixes})
+        if known.matches_suffix(target, saving=True):
+            return _usable(known, target)
+    endings = ", ".join(sorted(output_suffixes()))
     raise UnsupportedFormatError(
-        f"cannot tell the format to save from the file name; use one of the endings {', '.join(endings)}",
-        path=target,
+        f"cannot tell the format to save from the file name; use one of the endings {endings}", path=target
     )
+
+
+def output_suffixes() -> tuple[str, ...]:
+    """The endings a volume can be saved under, e.g. ``".nii.gz"``.
+
+    Those of the installed formats that save, in their order, then those of known
+    formats that are not installed (saving to one gives its install hint).
+    """
+    installed = installed_formats()
+    found = [suffix for fmt in installed.values() if fmt.save is not None for suffix in fmt.save_suffixes]
+    found += [suffix for known in KNOWN_FORMATS if known.name not in installed for suffix in known.save_suffixes]
+    return tuple(dict.fromkeys(found))
+
+
+def input_suffixes() -> tuple[str, ...]:
+    """The endings the installed formats read, longest first (to strip the one a name ends in)."""
+    found = {suffix for fmt in installed_formats().values() for suffix in fmt.suffixes}
+    return tuple(sorted(found, key=lambda suffix: (-len(suffix), suffix)))

@@ -24,10 +24,16 @@ Volumes (:mod:`mvl.coords.volume`)
     :class:`Volume`: source data and transformation as loaded, plus a view aligned
     to any system the user chooses.
 
-Files and gzip (:mod:`mvl.coords.files`, :mod:`mvl.coords.compression`)
+Files and gzip (:mod:`mvl.coords.files`, :mod:`mvl.coords.compression`, :mod:`mvl.coords.heads`)
     Shared by the format packages: :func:`~mvl.coords.files.input_file`,
     :func:`~mvl.coords.files.atomic_write`, :func:`~mvl.coords.files.array_blocks`,
-    :class:`~mvl.coords.compression.GzipReader`, :func:`~mvl.coords.compression.write_gzip`.
+    :class:`~mvl.coords.compression.GzipReader`, :func:`~mvl.coords.compression.write_gzip`,
+    and :func:`~mvl.coords.heads.peek` (the first bytes of a file, through gzip, bzip2 or
+    xz), which every format's ``sniff`` reads with.
+
+Formats (:mod:`mvl.coords.formats`)
+    :class:`~mvl.coords.formats.Format`: what a format package registers under the
+    ``mvl.formats`` entry-point group, and all that ``mvloader`` knows about it.
 
 Errors and warnings (:mod:`mvl.coords.errors`)
     :class:`MvlError` and its family, shared by every mvl package.

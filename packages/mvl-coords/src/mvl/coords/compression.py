@@ -5,7 +5,8 @@ standard library, always there). The format packages offer the fast ones as an e
 e.g. ``pip install "mvl-nifti[fast]"``. All produce and accept standard gzip; the bytes
 that come out of decompression are the same whichever backend ran. Set the environment
 variable ``MVL_GZIP_BACKEND`` to one of the names to choose explicitly, and
-``MVL_GZIP_THREADS`` to limit the compression threads.
+``MVL_GZIP_THREADS`` to set the compression threads of every save that does not say how
+many it wants (see :func:`write_gzip` for the order in which they count).
 
 Reading (:class:`GzipReader`) inflates straight into the caller's buffer, in bounded
 steps, and checks every member's CRC-32 and length: a flipped bit in a ``.gz`` file is
@@ -399,10 +400,11 @@ def write_gzip(
     backend : GzipBackend, optional
         The fastest installed by default.
     threads : int, optional
-        Compression threads for backends that support them (isal, zlib-ng); by
-        default ``$MVL_GZIP_THREADS`` if set, else the number of CPUs this process may
-        use, at most 4. (Batch conversion sets the variable so that worker processes
-        times threads fit the machine.)
+        Compression threads for backends that support them (isal, zlib-ng). The first
+        of these counts: this argument (the savers pass on their ``threads=``, batch
+        conversion gives each worker process its share of the CPUs this way), then the
+        user's ``$MVL_GZIP_THREADS`` if set to a positive number, then the number of
+        CPUs this process may use, at most 4.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""`Format`: how a format package announces itself to ``mvloader.load`` and ``mvloader.save``.
+"""`Format`: how a format package announces itself to ``mvloader.load``, ``save``, ``mvl`` and batch.
 
 A format package registers one :class:`Format` under the entry-point group
 ``mvl.formats`` in its ``pyproject.toml``::
@@ -7,29 +7,139 @@ A format package registers one :class:`Format` under the entry-point group
     nifti = "mvl.nifti.plugin:FORMAT"
 
 The module named there must stay light: importing it must not import the imaging
-library. Loading and saving are named as ``"module:function"`` strings and imported
-only when used, so that finding the format of a file costs milliseconds. A third-party
-package adds a format the same way.
+library. Loading, saving and listing parts are named as ``"module:function"`` strings and
+imported only when used, so that finding the format of a file costs milliseconds. A
+third-party package adds a format the same way; the umbrella ``mvloader`` learns
+everything it needs about a format from its record, and never names one.
+
+Options
+    Every saver accepts ``src_order`` (True: the voxels in source order; False: aligned
+    to the volume's ``system``). The other options a format understands are declared,
+    so that callers pass them only where they mean something:
+
+    ========================  =========================================================
+    :data:`SRC_SYSTEM`        save option ``src_system``: True writes the world in the
+                              volume's ``src_system``, False in its ``system`` (a format
+                              that states its world system, such as NRRD's ``space``)
+    :data:`THREADS`           save option ``threads``: the compression threads the saver
+                              may use (passed on to :func:`mvl.coords.compression.write_gzip`)
+    :data:`SERIES_UID`        load option ``series_uid``: which of the series at a path
+    :data:`RECURSIVE`         load option ``recursive``: whether the series' files lie in
+                              sub-folders of the path
+    :data:`PROGRESS`          load option ``progress``: a ``progress(phase, done, total)``
+                              callback for long loads
+    ========================  =========================================================
+
+Parts (batch discovery)
+    An input's *parts* are the inputs a batch converts from it, each a :class:`Part`. A
+    NIfTI file is one part, itself (the default: a format without a ``parts`` function);
+    a DICOM folder tree or archive holds one part per series, found by its ``parts``
+    function, which returns an :class:`Inventory`.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["ENTRY_POINT_GROUP", "Format"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOAD_OPTIONS",
+    "PROGRESS",
+    "RECURSIVE",
+    "SAVE_OPTIONS",
+    "SERIES_UID",
+    "SRC_SYSTEM",
+    "THREADS",
+    "Format",
+    "Inventory",
+    "Part",
+]
 
 #: The entry-point group that format packages register their :class:`Format` under.
 ENTRY_POINT_GROUP = "mvl.formats"
+
+#: Save option: write the world in ``src_system`` (True) or in ``system`` (False).
+SRC_SYSTEM: Final = "src_system"
+#: Save option: how many compression threads the saver may use.
+THREADS: Final = "threads"
+#: Load option: the series to load, of several at one path.
+SERIES_UID: Final = "series_uid"
+#: Load option: whether the files of the series lie in sub-folders of the path.
+RECURSIVE: Final = "recursive"
+#: Load option: a ``progress(phase, done, total)`` callback.
+PROGRESS: Final = "progress"
+#: The save options a :class:`Format` may declare.
+SAVE_OPTIONS: Final = frozenset({SRC_SYSTEM, THREADS})
+#: The load options a :class:`Format` may declare.
+LOAD_OPTIONS: Final = frozenset({SERIES_UID, RECURSIVE, PROGRESS})
+
+
+@dataclass(frozen=True)
+class Part:
+    """One input of a batch conversion, as a format's ``parts`` function found it.
+
+    A part without `uid` is the whole of `path` (a NIfTI file), named after its path. A
+    part with a `uid` is one of several inputs at `path` (a series of a DICOM folder or
+    archive): it is loaded with ``series_uid=uid`` and ``recursive=recursive`` where the
+    format declares those options, and its output is named
+    ``patient/study/series`` from the labels below.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        What to load it from: a file, a folder or an archive.
+    uid : str, optional
+        Which of the inputs at `path` it is; empty for all of `path`.
+    recursive : bool, optional
+        Whether its files lie in sub-folders of `path`.
+    patient_id, study_date, study_description, study_uid, series_number, series_description : str, optional
+        Labels for its output name; empty ones get a placeholder.
+
+    Examples
+    --------
+    >>> Part(Path("scans/t1.nii.gz")).uid
+    ''
+    """
+
+    path: Path
+    uid: str = ""
+    recursive: bool = False
+    patient_id: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    study_uid: str = ""
+    series_number: str = ""
+    series_description: str = ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a format's ``parts`` function found at a path.
+
+    Parameters
+    ----------
+    parts : tuple of Part
+        The inputs found, in a stable order.
+    other_files : tuple of pathlib.Path, optional
+        For a folder: the regular files under it that the format does not read, so
+        that other formats can look at them without a second walk of the tree.
+    """
+
+    parts: tuple[Part, ...] = ()
+    other_files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
 class Format:
     """A loadable (and maybe savable) file format.
+
+    The first eight fields are positional, as they always were; the others have
+    defaults, so a record written for an older ``mvl-coords`` keeps working.
 
     Parameters
     ----------
@@ -41,26 +151,41 @@ class Format:
         Lower-case endings of paths this format reads, e.g. ``(".nii.gz", ".nii")``.
     sniff : callable
         ``sniff(path) -> bool``: whether `path` holds this format, judged from its
-        content (magic bytes) and kind (file, folder, archive). Cheap, light imports
-        only, and never raises for unreadable input: it returns False.
+        content (magic bytes, read with :func:`mvl.coords.heads.peek`) and kind (file,
+        folder, archive). Cheap, light imports only, and never raises for unreadable
+        input: it returns False.
     load : str
         ``"module:function"`` of the loader, called as ``load(path, system=...,
         **options)`` and returning a :class:`~mvl.coords.Volume`.
     save : str, optional
         ``"module:function"`` of the saver, called as ``save(path, volume,
-        **options)``; None for read-only formats.
+        src_order=..., **options)``; None for read-only formats.
     save_suffixes : tuple of str, optional
         Endings that select this format when saving, e.g. ``(".nii.gz", ".nii")``.
     distribution : str, optional
         The distribution that provides the format, for messages.
+    extra : str, optional
+        The extra of the ``mvloader`` distribution that installs it
+        (``pip install "mvloader[<extra>]"``); empty for a format installed on its own.
+    save_options : frozenset of str, optional
+        The options of :data:`SAVE_OPTIONS` the saver understands besides ``src_order``.
+    load_options : frozenset of str, optional
+        The options of :data:`LOAD_OPTIONS` the loader understands.
+    parts : str, optional
+        ``"module:function"`` listing the inputs a path holds for batch conversion,
+        called as ``parts(path, recursive=...)`` and returning an :class:`Inventory`.
+        A format that reads folder trees (its `sniff` says yes to a folder) must have
+        one. None: every file the format sniffs is one input (see :meth:`find_parts`).
 
     Examples
     --------
-    >>> fmt = Format("toy", "a toy format", (".toy",), lambda path: False, "json:loads")
-    >>> fmt.matches_suffix("scan.TOY")
-    True
+    >>> fmt = Format("toy", "a toy format", (".toy",), lambda path: False, "json:loads", save_options={THREADS})
+    >>> fmt.matches_suffix("scan.TOY"), THREADS in fmt.save_options
+    (True, True)
     >>> fmt.loader() is __import__("json").loads
     True
+    >>> fmt.find_parts(Path("scan.toy")).parts
+    (Part(path=PosixPath('scan.toy'), uid='', ...),)
     """
 
     name: str
@@ -71,6 +196,15 @@ class Format:
     save: str | None = None
     save_suffixes: tuple[str, ...] = ()
     distribution: str = ""
+    extra: str = ""
+    save_options: frozenset[str] = field(default_factory=frozenset)
+    load_options: frozenset[str] = field(default_factory=frozenset)
+    parts: str | None = None
+
+    def __post_init__(self) -> None:
+        # Sets given as any collection become frozensets: the record stays hashable.
+        object.__setattr__(self, "save_options", frozenset(self.save_options))
+        object.__setattr__(self, "load_options", frozenset(self.load_options))
 
     def matches_suffix(self, path: str | os.PathLike[str], *, saving: bool = False) -> bool:
         """Whether the name of `path` ends in one of the (save) suffixes, ignoring case."""
@@ -84,6 +218,31 @@ class Format:
     def saver(self) -> Callable[..., Any] | None:
         """Import and return the save function, or None for a read-only format."""
         return None if self.save is None else _resolve(self.save)
+
+    def find_parts(self, path: str | os.PathLike[str], *, recursive: bool = True) -> Inventory:
+        """The inputs `path` holds for batch conversion: this format's `parts`, or `path` itself.
+
+        Raises
+        ------
+        MvlError
+            Whatever the `parts` function raises for input it cannot read.
+        """
+        if self.parts is None:
+            return Inventory((Part(Path(path)),))
+        inventory: Inventory = _resolve(self.parts)(Path(path), recursive=recursive)
+        return inventory
+
+    def accepts(self, options: Mapping[str, Any], *, saving: bool = False) -> dict[str, Any]:
+        """The items of `options` this format's loader (or saver) understands.
+
+        Examples
+        --------
+        >>> fmt = Format("toy", "toy", (".toy",), lambda path: False, "json:loads", load_options={SERIES_UID})
+        >>> fmt.accepts({"series_uid": "1.2", "recursive": True})
+        {'series_uid': '1.2'}
+        """
+        known = self.save_options if saving else self.load_options
+        return {name: value for name, value in options.items() if name in known}
 
 
 def _resolve(target: str) -> Callable[..., Any]:

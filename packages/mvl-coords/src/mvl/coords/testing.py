@@ -16,6 +16,10 @@ the hooks; pytest supplies the ``tmp_path`` fixture::
         def open(self, path, system): ...
         def save_volume(self, path, volume, src_order): ...
 
+    class TestNiftiFormat(FormatConformance):
+        format = FORMAT  # the record of mvl.nifti.plugin
+        def write_sample(self, directory): ...  # a file (or folder) in the format
+
 Geometry is compared voxel by voxel in world coordinates with
 :func:`assert_same_image`. This module needs only numpy; it does not import pytest.
 """
@@ -23,6 +27,7 @@ Geometry is compared voxel by voxel in world coordinates with
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -32,7 +37,9 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .compression import write_gzip
 from .errors import InputError, MvlError, SaveError
+from .formats import LOAD_OPTIONS, SAVE_OPTIONS, Format
 from .reorientation import index_transformation, normalize_spatial_dimensions, reorient_array
 from .systems import closest_permutation_matrix
 from .transformations import apply_transformation, homogeneous, validate_transformation
@@ -42,6 +49,8 @@ from .volume import Volume
 _FULL_CHECK_VOXELS = 2_000_000
 
 __all__ = [
+    "FormatConformance",
+    "GzipThreads",
     "ReaderConformance",
     "WriterConformance",
     "assert_same_image",
@@ -339,3 +348,101 @@ class WriterConformance:
             with raises(SaveError, match="no-such-folder"):
                 self.save_volume(target, Volume(data, transformation, "RAS"), True)
             assert not target.parent.exists()
+
+
+class FormatConformance:
+    """Shared tests for a format's :class:`~mvl.coords.formats.Format` record. Subclass as ``Test...``.
+
+    Set :attr:`format` and fill in :meth:`write_sample`. The tests check that the record
+    says what the umbrella ``mvloader`` relies on: well-formed endings, declared options
+    that the loader and saver really take, a ``sniff`` that recognises the format and
+    never raises (nor hangs on a FIFO), and parts for batch conversion.
+    """
+
+    #: The record under test.
+    format: ClassVar[Format]
+
+    def write_sample(self, directory: Path) -> Path:
+        """Write a small input in the format into `directory` (any way) and return its path."""
+        raise NotImplementedError
+
+    def test_record_is_well_formed(self) -> None:
+        fmt = self.format
+        assert fmt.name.isidentifier() and fmt.name == fmt.name.lower(), fmt.name
+        for suffix in (*fmt.suffixes, *fmt.save_suffixes):
+            assert suffix.startswith(".") and suffix == suffix.lower(), suffix
+        assert (fmt.save is None) == (not fmt.save_suffixes), "a format that saves names its save suffixes"
+        assert fmt.save_options <= SAVE_OPTIONS, sorted(fmt.save_options - SAVE_OPTIONS)
+        assert fmt.load_options <= LOAD_OPTIONS, sorted(fmt.load_options - LOAD_OPTIONS)
+        assert not (fmt.save is None and fmt.save_options), "a read-only format declares no save options"
+
+    def test_loader_and_saver_take_the_declared_options(self) -> None:
+        fmt = self.format
+        assert _takes(fmt.loader(), {"system", *fmt.load_options})
+        saver = fmt.saver()
+        assert saver is None or _takes(saver, {"src_order", *fmt.save_options})
+
+    def test_sample_is_sniffed_and_is_an_input(self, tmp_path: Path) -> None:
+        sample = self.write_sample(tmp_path)
+        assert self.format.sniff(sample) is True
+        assert self.format.find_parts(sample).parts, "the sample holds no input for batch conversion"
+
+    def test_saved_volume_is_sniffed(self, tmp_path: Path) -> None:
+        saver = self.format.saver()
+        if saver is None:
+            return
+        _, data, transformation = next(sample_cases())
+        options: dict[str, Any] = {"threads": 1, "src_system": False}
+        for suffix in self.format.save_suffixes:
+            target = tmp_path / f"saved{suffix}"
+            volume = Volume(data, transformation, "RAS", system="LPS")
+            saver(target, volume, src_order=False, **self.format.accepts(options, saving=True))
+            assert self.format.sniff(target) is True, suffix
+
+    def test_sniff_says_no_without_raising(self, tmp_path: Path) -> None:
+        empty = tmp_path / "empty"
+        empty.write_bytes(b"")
+        garbage = tmp_path / "garbage"
+        garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+        candidates = [tmp_path / "missing", empty, garbage]
+        if hasattr(os, "mkfifo"):
+            os.mkfifo(tmp_path / "fifo")
+            candidates.append(tmp_path / "fifo")  # never opened for reading: it would block
+        for candidate in candidates:
+            assert self.format.sniff(candidate) is False, candidate.name
+
+    def test_a_format_that_reads_folders_lists_their_parts(self, tmp_path: Path) -> None:
+        if self.format.sniff(tmp_path):
+            assert self.format.parts is not None, "a format that reads folders needs a parts function"
+
+
+class GzipThreads:
+    """A stand-in for :func:`~mvl.coords.compression.write_gzip` that records the threads each call is given.
+
+    Put it in place of a writer module's ``write_gzip`` (pytest:
+    ``monkeypatch.setattr(writer_module, "write_gzip", recorder)``); it compresses as
+    the real one does, and :attr:`seen` lists each call's ``threads`` (None when not given).
+
+    Examples
+    --------
+    >>> import io
+    >>> recorder = GzipThreads()
+    >>> recorder(io.BytesIO(), [b"abc"], threads=2)
+    >>> recorder.seen
+    [2]
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[int | None] = []
+
+    def __call__(self, stream: Any, blocks: Any, **options: Any) -> None:
+        self.seen.append(options.get("threads"))
+        write_gzip(stream, blocks, **options)
+
+
+def _takes(function: Any, names: set[str]) -> bool:
+    """Whether `function` accepts every keyword in `names` (by name, or through ``**options``)."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return True
+    return names <= {parameter.name for parameter in parameters}

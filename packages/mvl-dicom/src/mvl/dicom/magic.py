@@ -2,17 +2,17 @@
 
 A DICOM file (PS3.10 7.1) has a 128-byte preamble and ``DICM``. Archives are recognised
 by their signatures: zip (``PK``), tar (``ustar`` at byte 257), and tar inside gzip,
-bzip2 or xz, whose first block is decompressed to check that it is a tar (a ``.nii.gz``
-is gzip, but no tar). Nothing here raises for unreadable input.
+bzip2 or xz, whose content :func:`mvl.coords.heads.peek` decompresses far enough to
+check that it is a tar (a ``.nii.gz`` is gzip, but no tar). Nothing here raises for
+unreadable input.
 """
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import os
-import zlib
 from typing import Final, Literal
+
+from mvl.coords.heads import Compression, peek
 
 __all__ = ["ArchiveKind", "kind_of"]
 
@@ -20,22 +20,13 @@ __all__ = ["ArchiveKind", "kind_of"]
 ArchiveKind = Literal["zip", "tar", "tar.gz", "tar.bz2", "tar.xz"]
 
 _ZIP: Final = (b"PK\x03\x04", b"PK\x05\x06")
-_COMPRESSED: Final = {b"\x1f\x8b": "tar.gz", b"BZh": "tar.bz2", b"\xfd7zXZ\x00": "tar.xz"}
+_COMPRESSED_TAR: Final[dict[Compression, ArchiveKind]] = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz"}
+#: Bytes read from the start of a file: the preamble and magic, or a tar header block.
+_HEAD_BYTES: Final = 512
 
 
 def _is_tar_block(block: bytes) -> bool:
     return len(block) >= 262 and block[257:262] == b"ustar"
-
-
-def _decompressed_head(kind: str, head: bytes) -> bytes:
-    try:
-        if kind == "tar.gz":
-            return zlib.decompressobj(31).decompress(head, 512)
-        if kind == "tar.bz2":
-            return bz2.BZ2Decompressor().decompress(head, 512)
-        return lzma.LZMADecompressor().decompress(head, 512)
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
-        return b""
 
 
 def kind_of(path: str | os.PathLike[str]) -> Literal["dicom"] | ArchiveKind | None:
@@ -52,26 +43,13 @@ def kind_of(path: str | os.PathLike[str]) -> Literal["dicom"] | ArchiveKind | No
     True
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        head = peek(path, _HEAD_BYTES)
     except OSError:
         return None
-    try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        head = os.pread(descriptor, 65536, 0) if hasattr(os, "pread") else os.read(descriptor, 65536)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    if head[128:132] == b"DICM":
+    if head.stored[128:132] == b"DICM":
         return "dicom"
-    if head.startswith(_ZIP):
+    if head.stored.startswith(_ZIP):
         return "zip"
-    if _is_tar_block(head):
-        return "tar"
-    for signature, kind in _COMPRESSED.items():
-        if head.startswith(signature) and _is_tar_block(_decompressed_head(kind, head)):
-            return kind  # type: ignore[return-value]
-    return None
+    if head.compression is None:
+        return "tar" if _is_tar_block(head.stored) else None
+    return _COMPRESSED_TAR[head.compression] if _is_tar_block(head.content) else None

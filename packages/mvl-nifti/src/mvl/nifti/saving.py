@@ -48,6 +48,8 @@ def save_image(
     data: ArrayLike,
     transformation: ArrayLike,
     spatial_dimensions: Sequence[int] = (0, 1, 2),
+    *,
+    threads: int | None = None,
 ) -> None:
     """Save voxel data and its voxel-to-RAS+ transformation as a NIfTI file.
 
@@ -65,6 +67,10 @@ def save_image(
     spatial_dimensions : sequence of 3 int, optional
         The spatial axes of `data`; they are written first, the others after them in
         their order.
+    threads : int, optional
+        Compression threads for a gzip-compressed file (see
+        :func:`mvl.coords.compression.write_gzip`, which also says what counts when it
+        is not given).
 
     Raises
     ------
@@ -86,10 +92,12 @@ def save_image(
     ...
     mvl.coords.errors.SaveError: .../scan.png: unknown file name extension; NIfTI files end in .nii, .nii.gz, ...
     """
-    _save(Path(path), data, transformation, spatial_dimensions)
+    _save(Path(path), data, transformation, spatial_dimensions, threads=threads)
 
 
-def save_volume(path: str | os.PathLike[str], volume: Volume, src_order: bool = True) -> None:
+def save_volume(
+    path: str | os.PathLike[str], volume: Volume, src_order: bool = True, *, threads: int | None = None
+) -> None:
     """Save a :class:`~mvl.coords.Volume` as a NIfTI file.
 
     Parameters
@@ -103,6 +111,8 @@ def save_volume(path: str | os.PathLike[str], volume: Volume, src_order: bool = 
         transformation; if False, :attr:`~mvl.coords.Volume.aligned_data` with
         :attr:`~mvl.coords.Volume.aligned_transformation`. Either way the same voxels
         land at the same world positions; only their order in the file differs.
+    threads : int, optional
+        As for :func:`save_image`.
 
     Raises
     ------
@@ -133,7 +143,7 @@ def save_volume(path: str | os.PathLike[str], volume: Volume, src_order: bool = 
         data, transformation, spatial = volume.aligned_data, volume.get_aligned_transformation("RAS"), (0, 1, 2)
     extra = data.shape[3:] if spatial == (0, 1, 2) else tuple(np.delete(data.shape, list(spatial)))
     zooms, time_unit = _extra_axes(volume.src_object, extra)
-    _save(Path(path), data, transformation, spatial, zooms=zooms, time_unit=time_unit)
+    _save(Path(path), data, transformation, spatial, zooms=zooms, time_unit=time_unit, threads=threads)
 
 
 def _extra_axes(source: Any, extra_shape: tuple[int, ...]) -> tuple[tuple[float, ...], str | None]:
@@ -172,6 +182,7 @@ def _save(
     *,
     zooms: Sequence[float] = (),
     time_unit: str | None = None,
+    threads: int | None = None,
 ) -> None:
     targets, single, compress = _targets(path)
     voxels = _file_axes(path, data, spatial_dimensions)
@@ -190,10 +201,10 @@ def _save(
     with atomic_write(*targets) as temporaries:
         blocks = array_blocks(voxels, "F", dtype=file_dtype)  # NIfTI: the first index fastest
         if single:
-            _write(temporaries[0], itertools.chain([head], blocks), compress)
+            _write(temporaries[0], itertools.chain([head], blocks), compress, threads)
         else:
-            _write(temporaries[0], blocks, compress)
-            _write(temporaries[1], [head], compress)
+            _write(temporaries[0], blocks, compress, threads)
+            _write(temporaries[1], [head], compress, threads)
 
 
 def _file_axes(path: Path, data: ArrayLike, spatial_dimensions: Sequence[int]) -> NDArray[Any]:
@@ -217,10 +228,10 @@ def _file_axes(path: Path, data: ArrayLike, spatial_dimensions: Sequence[int]) -
     return np.moveaxis(array, spatial, (0, 1, 2))
 
 
-def _write(temporary: Path, blocks: Any, compress: bool) -> None:
+def _write(temporary: Path, blocks: Any, compress: bool, threads: int | None) -> None:
     with open_output(temporary) as stream:
         if compress:
-            write_gzip(stream, blocks)
+            write_gzip(stream, blocks, threads=threads)
         else:
             for block in blocks:
                 stream.write(block)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
+
+from mvl.coords.heads import COMPRESSIONS, peek
 
 __all__ = [
     "GZIP_MAGIC",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: The first two bytes of every gzip stream (RFC 1952).
-GZIP_MAGIC: Final = b"\x1f\x8b"
+GZIP_MAGIC: Final = COMPRESSIONS["gzip"]
 #: ``sizeof_hdr`` of NIfTI-1 and of NIfTI-2.
 SIZEOF_HDR: Final = {1: 348, 2: 540}
 #: Suffixes of the two files of a pair: header first, then voxels.
@@ -132,6 +133,9 @@ def signature(header: bytes) -> Signature | None:
 def read_prefix(path: str | os.PathLike[str], size: int = SIZEOF_HDR[2]) -> tuple[bytes, bool]:
     """Return up to `size` leading bytes of a file, inflated if it is gzip-compressed.
 
+    Reads with :func:`mvl.coords.heads.peek`, looking through gzip only (the one
+    compression NIfTI files use).
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -142,29 +146,20 @@ def read_prefix(path: str | os.PathLike[str], size: int = SIZEOF_HDR[2]) -> tupl
     Returns
     -------
     prefix : bytes
-        The first bytes of the (uncompressed) content; fewer if the content is shorter.
+        The first bytes of the (uncompressed) content; fewer if the content is shorter,
+        or if the gzip stream is damaged before that (the bytes inflated before the
+        damage).
     compressed : bool
         Whether the file is gzip-compressed.
 
     Raises
     ------
     OSError
-        If the file cannot be read.
-    zlib.error
-        If the file starts like gzip but is not valid gzip.
+        If the file cannot be read, or is not a regular file
+        (:class:`~mvl.coords.InputError`).
     """
-    with open(path, "rb") as stream:
-        head = stream.read(max(size, 2))
-        if not is_gzip(head):
-            return head[:size], False
-        inflater = zlib.decompressobj(wbits=31)
-        output = inflater.decompress(head, size)
-        while len(output) < size and not inflater.eof:
-            more = stream.read(1 << 16)
-            if not more and not inflater.unconsumed_tail:
-                break
-            output += inflater.decompress(inflater.unconsumed_tail + more, size - len(output))
-        return output[:size], True
+    head = peek(path, size, through=("gzip",))
+    return head.content, head.compression == "gzip"
 
 
 def pair_paths(path: str | os.PathLike[str]) -> tuple[Path, Path] | None:
@@ -236,5 +231,5 @@ def sniff(path: str | os.PathLike[str]) -> bool:
         prefix, _ = read_prefix(candidate)
         found = signature(prefix)
         return found is not None and (found.single or pair is not None)
-    except (OSError, ValueError, zlib.error, struct.error):
+    except (OSError, ValueError, struct.error):
         return False

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-from pathlib import Path
 
-from mvl.coords.formats import Format
+from mvl.coords.formats import SRC_SYSTEM, THREADS, Format
+from mvl.coords.heads import peek
 
 __all__ = ["FORMAT", "sniff"]
 
@@ -22,7 +21,8 @@ def sniff(path: str | os.PathLike[str]) -> bool:
     """Whether `path` is a regular file that starts with an NRRD magic (``NRRD0001`` ...).
 
     Never raises: anything unreadable, and anything that is not a regular file (a
-    folder, a FIFO, a device), is not NRRD.
+    folder, a FIFO, a device), is not NRRD. The magic must be stored as it is: a
+    compressed file is not NRRD, whatever it holds.
 
     Examples
     --------
@@ -30,16 +30,9 @@ def sniff(path: str | os.PathLike[str]) -> bool:
     (False, False)
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as stream:
-            return _MAGIC.fullmatch(stream.read(8)) is not None
+        return _MAGIC.fullmatch(peek(path, 8, through=()).stored) is not None
     except Exception:  # sniffing must never fail, whatever the path is
         return False
-
-
-def _sniff(path: Path) -> bool:
-    return sniff(path)
 
 
 #: NRRD, attached (``.nrrd``) or detached (``.nhdr`` with its data file).
@@ -47,9 +40,11 @@ FORMAT = Format(
     name="nrrd",
     description="NRRD: nearly raw raster data (.nrrd, or .nhdr with a data file)",
     suffixes=(".nrrd", ".nhdr"),
-    sniff=_sniff,
+    sniff=sniff,
     load="mvl.nrrd.reader:open_image",
     save="mvl.nrrd.writer:save_volume",
     save_suffixes=(".nrrd", ".nhdr"),
     distribution="mvl-nrrd",
+    extra="nrrd",
+    save_options=frozenset({SRC_SYSTEM, THREADS}),
 )

@@ -87,6 +87,7 @@ def save_image(
     encoding: str = "gzip",
     compression_level: int | None = None,
     header: Mapping[str, Any] | None = None,
+    threads: int | None = None,
 ) -> None:
     """Save voxels and their voxel-to-world matrix as an NRRD file.
 
@@ -119,6 +120,9 @@ def save_image(
         header as pynrrd returns it. Storage and geometry fields in it are ignored (they
         follow from `data` and `transformation`); a ``measurement frame`` is taken to be
         in `system`; per-axis fields need one entry per axis of `data`.
+    threads : int, optional
+        Compression threads for gzip (see :func:`mvl.coords.compression.write_gzip`,
+        which also says what counts when it is not given).
 
     Raises
     ------
@@ -165,6 +169,7 @@ def save_image(
         given_system,
         encoding,
         compression_level,
+        threads,
     )
 
 
@@ -178,6 +183,7 @@ def save_volume(
     encoding: str = "gzip",
     compression_level: int | None = None,
     header: Mapping[str, Any] | None = None,
+    threads: int | None = None,
 ) -> None:
     """Save a volume as an NRRD file, keeping the fields of the NRRD it was loaded from.
 
@@ -205,6 +211,8 @@ def save_volume(
     header : mapping, optional
         Fields to add or replace, in the saved axis order; a ``measurement frame`` here
         is in the system chosen by `src_system`.
+    threads : int, optional
+        See :func:`save_image`.
 
     Notes
     -----
@@ -282,6 +290,7 @@ def save_volume(
         chosen,
         encoding,
         compression_level,
+        threads,
     )
 
 
@@ -400,6 +409,7 @@ def _write(
     fields_system: str,
     encoding: str,
     compression_level: int | None,
+    threads: int | None,
 ) -> None:
     chosen_encoding = _ENCODINGS.get(encoding.lower())
     if chosen_encoding is None:
@@ -440,10 +450,10 @@ def _write(
         with open_output(temporaries[-1]) as stream:
             stream.write(header_bytes)
             if data_target is None:
-                _write_data(stream, data, conversion, chosen_encoding, compression_level)
+                _write_data(stream, data, conversion, chosen_encoding, compression_level, threads)
         if data_target is not None:
             with open_output(temporaries[0]) as stream:
-                _write_data(stream, data, conversion, chosen_encoding, compression_level)
+                _write_data(stream, data, conversion, chosen_encoding, compression_level, threads)
 
 
 def _write_data(
@@ -452,10 +462,11 @@ def _write_data(
     conversion: np.dtype[Any] | None,
     encoding: str,
     compression_level: int | None,
+    threads: int | None,
 ) -> None:
     blocks = array_blocks(data, "F", dtype=conversion)  # NRRD: the first index fastest
     if encoding == "gzip":
-        write_gzip(stream, blocks, level=compression_level)
+        write_gzip(stream, blocks, level=compression_level, threads=threads)
     elif encoding == "bzip2":
         compressor = bz2.BZ2Compressor(9 if compression_level is None else compression_level)
         for block in blocks:

@@ -1,4 +1,11 @@
-"""Finding what a batch converts: DICOM series (through `mvl.dicom.survey`) and files."""
+"""Finding what a batch converts: the parts of every input, as the installed formats name them.
+
+The format that reads folder trees (DICOM, through :func:`mvl.dicom.survey`) lists the
+tree's series and the files it does not read; each of those files belongs to the first
+installed format whose ``sniff`` claims it, whose parts it then is (see
+:meth:`mvl.coords.formats.Format.find_parts`: a NIfTI file is one input, an archive of
+DICOM files one per series). Nothing here names a format.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,15 @@ from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mvl.coords import MvlError
 from mvl.coords.errors import warn
+from mvl.coords.formats import Format, Part
+from mvl.coords.heads import peek
 
 from .. import registry
 from .items import Item
 from .naming import dicom_output_name, distinct_names, file_output_name
-
-if TYPE_CHECKING:
-    from mvl.dicom import SeriesInfo
 
 __all__ = ["discover"]
 
@@ -34,13 +39,14 @@ _MAX_SPLIT_DEPTH = 3
 def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: Executor | None = None) -> list[Item]:
     """Return every convertible input under `root`, in a stable order, each with its own output name.
 
-    DICOM series in the folder tree and in archives inside it are found by
-    :func:`mvl.dicom.survey` (headers only) when mvl-dicom is installed; the files it
-    reports as not DICOM are then classified by content, so every file is read once.
-    NIfTI and NRRD files count whatever their names (an Analyze ``.img`` or a detached
-    NRRD data file belongs to its header's entry, not an input of its own), and so do
-    files that an installed third-party format recognises. Files under `exclude` (the
-    output folder, when it lies inside `root`) are ignored.
+    The installed format that reads folder trees (mvl-dicom: :func:`mvl.dicom.survey`,
+    headers only) lists the series in the tree; the files it reports as not its own
+    are then classified by content, so every file is read once. A file counts when an
+    installed format recognises it, whatever its name; it is then one input, or as
+    many as that format finds in it (the series of an archive), or none (an Analyze
+    ``.img`` belongs to its ``.hdr``'s entry, a detached NRRD data file to its
+    header's). Files under `exclude` (the output folder, when it lies inside `root`)
+    are ignored.
 
     With `executor` (a process pool), the parts of the tree (its own files and its
     sub-folders, split further when there are few) are surveyed side by side on it. The
@@ -52,19 +58,26 @@ def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: 
     before the ending.
     """
     outside = _Outside(exclude)
-    if "dicom" not in registry.installed_formats():
-        _log.info("mvl-dicom is not installed: DICOM series under %s are not converted", root)
-        items, archives = _classify(root, _regular_files(root, outside), suffix)
-        if archives:
-            _log.info("mvl-dicom is not installed: %d archive(s) under %s are not converted", len(archives), root)
+    tree = _tree_format(root)
+    if tree is None:
+        _log.info("no installed format reads folder trees: only the files under %s are converted", root)
+        items = _classify(root, _regular_files(root, outside), suffix, outside)
     else:
-        found = None if executor is None else _side_by_side(root, suffix, outside, executor)
-        items = _discover_part(root, root, True, suffix, outside).items if found is None else found
+        found = None if executor is None else _side_by_side(root, tree.name, suffix, outside, executor)
+        items = _discover_part(root, root, True, tree.name, suffix, outside).items if found is None else found
     items.sort(key=lambda item: item.key)
-    names = distinct_names([(item.key, item.output) for item in items])
+    names = distinct_names([(item.key, item.output) for item in items], (suffix,))
     return [
         item if name == item.output else replace(item, output=name) for item, name in zip(items, names, strict=True)
     ]
+
+
+def _tree_format(root: Path) -> Format | None:
+    """The first installed format that lists the parts of a folder tree (it claims `root`)."""
+    return next(
+        (fmt for fmt in registry.installed_formats().values() if fmt.parts is not None and registry.sniffs(fmt, root)),
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,41 +89,32 @@ class _Found:
     warnings: list[tuple[type[Warning], str]]
 
 
-def _discover_part(root: Path, folder: Path, recursive: bool, suffix: str, outside: _Outside) -> _Found:
-    """Inputs in `folder` (and its sub-folders when `recursive`); paths relative to `root`."""
-    from mvl.dicom import survey
-
-    found = survey(folder, recursive=recursive)
-    items = _series_items(root, found.series, suffix, outside)
-    folder_series = [item.series_uid for item in items]
-    files, archives = _classify(root, [path for path in found.other_files if outside(path)], suffix)
-    items += files
-    for archive in archives:
-        try:
-            series = survey(archive).series
-        except MvlError:  # refused or unreadable: an input that fails, recorded when "converted"
-            relative = archive.relative_to(root).as_posix()
-            items.append(Item(f"dicom:{relative}", relative, "dicom", "", file_output_name(relative, suffix)))
-            continue
-        items += _series_items(root, series, suffix, outside)
+def _discover_part(root: Path, folder: Path, recursive: bool, tree: str, suffix: str, outside: _Outside) -> _Found:
+    """Inputs in `folder` (and its sub-folders when `recursive`), as format `tree` lists them, relative to `root`."""
+    inventory = registry.installed_formats()[tree].find_parts(folder, recursive=recursive)
+    items = _part_items(root, tree, inventory.parts, suffix, outside)
+    folder_series = [item.series_uid for item in items if item.series_uid]
+    items += _classify(root, [path for path in inventory.other_files if outside(path)], suffix, outside)
     return _Found(items, folder_series, [])
 
 
-def _discover_part_in_worker(root: Path, folder: Path, recursive: bool, suffix: str, outside: _Outside) -> _Found:
+def _discover_part_in_worker(
+    root: Path, folder: Path, recursive: bool, tree: str, suffix: str, outside: _Outside
+) -> _Found:
     """:func:`_discover_part` in a worker process: its warnings travel back with the result."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = _discover_part(root, folder, recursive, suffix, outside)
+        found = _discover_part(root, folder, recursive, tree, suffix, outside)
     return replace(found, warnings=[(warning.category, str(warning.message)) for warning in caught])
 
 
-def _side_by_side(root: Path, suffix: str, outside: _Outside, executor: Executor) -> list[Item] | None:
+def _side_by_side(root: Path, tree: str, suffix: str, outside: _Outside, executor: Executor) -> list[Item] | None:
     """The parts of `root` surveyed on `executor`; None when that cannot give the answer of one survey."""
     parts = _parts(root, outside)
     if len(parts) < 2:
         return None
     try:
-        calls = [(root, folder, recursive, suffix, outside) for folder, recursive in parts]
+        calls = [(root, folder, recursive, tree, suffix, outside) for folder, recursive in parts]
         chunk = max(1, len(calls) // 64)  # a few parts per message when there are thousands
         results = list(executor.map(_discover_part_in_worker, *zip(*calls, strict=True), chunksize=chunk))
     except Exception as error:  # an unreadable part, a lost worker: the one survey here says what is wrong
@@ -179,47 +183,74 @@ def _regular_files(root: Path, outside: _Outside) -> list[Path]:
     return found
 
 
-def _classify(root: Path, candidates: list[Path], suffix: str) -> tuple[list[Item], list[Path]]:
-    """File inputs (NIfTI, NRRD, third-party formats) and the archives among `candidates`."""
-    others = [fmt for name, fmt in registry.installed_formats().items() if registry.is_third_party(name)]
+def _classify(root: Path, candidates: list[Path], suffix: str, outside: _Outside) -> list[Item]:
+    """The inputs among `candidates`: each file belongs to the first installed format that claims it."""
+    formats = list(registry.installed_formats().values())
     items: list[Item] = []
-    archives: list[Path] = []
+    unread: Counter[registry.KnownFormat] = Counter()  # files of known formats that are not installed
     for path in candidates:
         if path.is_symlink():
             continue
-        kind = registry.content_kind(path)
-        if kind == "archive":
-            archives.append(path)
+        fmt = next((fmt for fmt in formats if registry.sniffs(fmt, path)), None)
+        if fmt is None:
+            known = _known_format_of(path)
+            if known is not None:
+                unread[known] += 1
             continue
-        if kind is None:  # a third-party format may claim it
-            kind = next((fmt.name for fmt in others if registry.sniffs(fmt, path)), None)
-        if kind is None or kind == "dicom":
-            continue  # DICOM files are the survey's
         relative = path.relative_to(root).as_posix()
-        items.append(Item(f"{kind}:{relative}", relative, kind, "", file_output_name(relative, suffix)))
-    return items, archives
+        whole = Item(f"{fmt.name}:{relative}", relative, fmt.name, "", file_output_name(relative, suffix))
+        try:
+            parts = fmt.find_parts(path).parts
+        except MvlError:  # refused or unreadable: an input that fails, recorded when "converted"
+            items.append(whole)
+            continue
+        itself = [part for part in parts if part.path == path and not part.uid]  # the file is one input
+        items += [whole] if itself else []
+        items += _part_items(root, fmt.name, [part for part in parts if part not in itself], suffix, outside)
+    for known, count in unread.items():
+        _log.info(
+            "%d file(s) under %s hold %s data, but no %s reader is installed (%s)",
+            count,
+            root,
+            known.title,
+            known.name,
+            known.install,
+        )
+    return items
 
 
-def _series_items(root: Path, series: list[SeriesInfo], suffix: str, outside: _Outside) -> list[Item]:
+def _known_format_of(path: Path) -> registry.KnownFormat | None:
+    """The known format whose signature the file `path` has, for the log; never raises."""
+    try:
+        head = peek(path)
+    except OSError:
+        return None
+    return next((known for known in registry.KNOWN_FORMATS if known.signature(head)), None)
+
+
+def _part_items(
+    root: Path, fmt: str, parts: list[Part] | tuple[Part, ...], suffix: str, outside: _Outside
+) -> list[Item]:
+    """Items of the parts that format `fmt` found; a series (a part with a UID) is named patient/study/series."""
     items = []
     base = root.resolve()
-    for info in series:
-        uid = info.uid
-        if uid is None:
-            continue  # a series without a UID cannot be told apart from others safely
-        source = Path(info.path).resolve()
+    for part in parts:
+        source = part.path.resolve()
         if not outside.resolved(source):
             continue
         relative = source.relative_to(base).as_posix()
+        if not part.uid:
+            items.append(Item(f"{fmt}:{relative}", relative, fmt, "", file_output_name(relative, suffix)))
+            continue
         output = dicom_output_name(
-            patient_id=info.patient_id or "",
-            study_date=info.date or "",
-            study_description=info.study_description or "",
-            study_uid=info.study_uid or "",
-            series_number="" if info.number is None else str(info.number),
-            series_description=info.description or "",
-            series_uid=uid,
+            patient_id=part.patient_id,
+            study_date=part.study_date,
+            study_description=part.study_description,
+            study_uid=part.study_uid,
+            series_number=part.series_number,
+            series_description=part.series_description,
+            series_uid=part.uid,
             suffix=suffix,
         )
-        items.append(Item(f"dicom:{relative}#{uid}", relative, "dicom", uid, output, info.recursive))
+        items.append(Item(f"{fmt}:{relative}#{part.uid}", relative, fmt, part.uid, output, part.recursive))
     return items

@@ -7,6 +7,9 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mvl.coords.formats import RECURSIVE, SERIES_UID, SRC_SYSTEM, THREADS
+
+from .. import registry
 from ..loading import load, save
 from .manifest import Record
 from .naming import inside
@@ -25,13 +28,14 @@ class Item:
     source : str
         Path relative to the batch root (POSIX separators).
     format : str
-        The format to load it as (``"dicom"``, ``"nifti"``, ``"nrrd"``, ...).
+        The name of the format to load it as.
     series_uid : str
-        For DICOM: which series of `source`; else empty.
+        Which series of `source` (a part of a DICOM folder tree or archive, see
+        :class:`mvl.coords.formats.Part`); empty for all of it.
     output : str
         Output path relative to the output folder.
     recursive : bool
-        For DICOM: whether the series' files lie in sub-folders of `source`.
+        Whether the series' files lie in sub-folders of `source`.
     """
 
     key: str
@@ -42,18 +46,20 @@ class Item:
     recursive: bool = False
 
 
-def convert_item(item: Item, root: str, output_folder: str, system: str) -> Record:
+def convert_item(item: Item, root: str, output_folder: str, system: str, threads: int | None = None) -> Record:
     """Load one input and save it aligned to `system`; never raises, failures become records.
 
     Runs in worker processes (local or Dask): everything it needs is in its arguments,
     and it writes only its own output file (atomically). The manifest is the caller's.
+    `threads` is the saver's compression thread budget, for formats that take one
+    (``None``: the saver's default).
     """
     started = time.perf_counter()
     failed = Record(item.key, item.source, item.series_uid, item.output, status="failed", system=system)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system)
+            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system, threads)
         # The volume is gone by now: releasing its memory counts as conversion time too.
         return replace(
             failed,
@@ -70,16 +76,20 @@ def convert_item(item: Item, root: str, output_folder: str, system: str) -> Reco
         )
 
 
-def _load_and_save(item: Item, root: Path, output_folder: Path, system: str) -> tuple[list[int], list[float], Path]:
+def _load_and_save(
+    item: Item, root: Path, output_folder: Path, system: str, threads: int | None
+) -> tuple[list[int], list[float], Path]:
     """Convert; return the aligned shape and spacing and the output path (the volume is dropped)."""
-    options = {"series_uid": item.series_uid, "recursive": item.recursive} if item.format == "dicom" else {}
+    source_format = registry.installed_formats().get(item.format)  # None: `load` says it is missing
+    part = {SERIES_UID: item.series_uid, RECURSIVE: item.recursive}
+    options = {} if source_format is None else source_format.accepts(part)
     volume = load(root / item.source, system=system, format=item.format, **options)
     target = inside(output_folder, item.output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    save_options: dict[str, bool] = {"src_order": False}
-    if target.name.lower().endswith((".nrrd", ".nhdr")):
-        save_options["src_system"] = False  # write in `system` where NRRD can state it
-    save(target, volume, **save_options)
+    wanted: dict[str, object] = {SRC_SYSTEM: False}  # write in `system` where the format can state it
+    if threads is not None:
+        wanted[THREADS] = threads
+    save(target, volume, src_order=False, **registry.format_for_saving(target).accepts(wanted, saving=True))
     shape = [int(n) for n in volume.aligned_data.shape]
     spacing = [round(float(s), 6) for s in volume.aligned_spacing]
     return shape, spacing, target

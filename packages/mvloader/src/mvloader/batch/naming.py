@@ -3,9 +3,11 @@
 DICOM series become ``<patient>/<study>/<series>.<ext>``: the patient ID, the study
 date and description, the series number and description, each sanitised, plus a short
 hash of the Series Instance UID so that two series with the same description never
-collide. Files (NIfTI, NRRD) keep their path relative to the batch root, with the new
-ending. Every name is checked to stay inside the output folder, and no two inputs of a
-batch share one (:func:`distinct_names`).
+collide (the labels come from the format that found the series, see
+:class:`mvl.coords.formats.Part`). Files (NIfTI, NRRD) keep their path relative to the
+batch root, with the new ending in place of the one an installed format reads. Every
+name is checked to stay inside the output folder, and no two inputs of a batch share
+one (:func:`distinct_names`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from mvl.coords import SecurityError
+
+from .. import registry
 
 __all__ = ["dicom_output_name", "distinct_names", "file_output_name", "inside", "sanitise", "short_hash"]
 
@@ -79,8 +84,18 @@ def dicom_output_name(
     return str(PurePosixPath(patient, study, series + suffix))
 
 
-def file_output_name(relative_source: str, suffix: str) -> str:
+def file_output_name(relative_source: str, suffix: str, endings: Iterable[str] | None = None) -> str:
     """Return the relative output name of a file input: its own path with `suffix` as ending.
+
+    Parameters
+    ----------
+    relative_source : str
+        The input's path relative to the batch root (POSIX separators).
+    suffix : str
+        The ending of the output, e.g. ``".nrrd"``.
+    endings : iterable of str, optional
+        The endings to replace (lower case; the longest that fits is taken); by default
+        every ending an installed format reads (:func:`mvloader.registry.input_suffixes`).
 
     Examples
     --------
@@ -90,10 +105,9 @@ def file_output_name(relative_source: str, suffix: str) -> str:
     parts = PurePosixPath(relative_source).parts
     name = parts[-1]
     lowered = name.lower()
-    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".hdr", ".img"):
-        if lowered.endswith(ending):
-            name = name[: -len(ending)]
-            break
+    known = registry.input_suffixes() if endings is None else sorted(endings, key=len, reverse=True)
+    ending = next((ending for ending in known if lowered.endswith(ending)), "")
+    name = name[: len(name) - len(ending)]
     folders = [sanitise(part) for part in parts[:-1]]
     return str(PurePosixPath(*folders, sanitise(name) + suffix))
 
@@ -112,22 +126,21 @@ def inside(root: Path, relative: str) -> Path:
     return candidate
 
 
-#: The endings batch outputs have (see :func:`distinct_names`).
-_OUTPUT_ENDINGS = (".nii.gz", ".nii", ".nrrd", ".nhdr")
-
-
-def distinct_names(keys_and_names: list[tuple[str, str]]) -> list[str]:
+def distinct_names(keys_and_names: list[tuple[str, str]], endings: Iterable[str] | None = None) -> list[str]:
     """Output names, one per ``(key, name)`` in the order given, never two the same.
 
     Names are compared as a file system that ignores case would. Where names repeat,
     the first one keeps it and the others get ``_<short hash of their key>`` before
     the ending; give the pairs in a stable order (batch inputs are sorted by key).
+    The ending is the longest of `endings` a name has; by default of the endings the
+    installed formats save (:func:`mvloader.registry.output_suffixes`).
 
     Examples
     --------
     >>> distinct_names([("nifti:scan.nii", "scan.nii.gz"), ("nrrd:scan.nrrd", "scan.nii.gz")])
     ['scan.nii.gz', 'scan_9da85676.nii.gz']
     """
+    known = sorted(registry.output_suffixes() if endings is None else endings, key=len, reverse=True)
     taken = {name.casefold() for _, name in keys_and_names}
     first: set[str] = set()
     result = []
@@ -137,7 +150,7 @@ def distinct_names(keys_and_names: list[tuple[str, str]]) -> list[str]:
             result.append(name)
             continue
         path = PurePosixPath(name)
-        ending = next((ending for ending in _OUTPUT_ENDINGS if path.name.endswith(ending)), "")
+        ending = next((ending for ending in known if path.name.endswith(ending)), "")
         stem = path.name[: len(path.name) - len(ending)]
         unique = str(path.with_name(f"{stem}_{short_hash(key)}{ending}"))
         if unique.casefold() in taken:  # only if the tree holds such a name already: take the whole key hash

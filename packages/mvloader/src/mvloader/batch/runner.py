@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +26,7 @@ __all__ = ["BatchResult", "Progress", "convert_tree"]
 Progress = Callable[[int, int, int], None]
 #: How the error of an input whose worker died starts.
 _LOST = "worker lost: "
-_SUFFIXES = {"nii.gz": ".nii.gz", "nii": ".nii", "nrrd": ".nrrd", "nhdr": ".nhdr"}
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,10 +59,14 @@ class BatchResult:
 
 
 def _suffix(to: str) -> str:
-    key = to.lower().lstrip(".")
-    if key not in _SUFFIXES:
-        raise InputError(f"cannot convert to {to!r}; choose one of {', '.join(_SUFFIXES)}")
-    return _SUFFIXES[key]
+    """The output ending `to` names (``"nii.gz"`` -> ``".nii.gz"``), checked against the formats that save."""
+    endings = registry.output_suffixes()
+    suffix = "." + to.lower().lstrip(".")
+    if suffix not in endings:
+        choices = ", ".join(ending.lstrip(".") for ending in endings)
+        raise InputError(f"cannot convert to {to!r}; choose one of {choices}")
+    registry.format_for_saving(f"output{suffix}")  # a known format that is not installed: its hint, before any work
+    return suffix
 
 
 def _already_done(record: Record | None, output_folder: Path) -> bool:
@@ -105,8 +109,10 @@ def convert_tree(
         The folder tree to convert (folders, archives, files).
     output_folder : str or os.PathLike
         Where outputs and the manifest go; created if needed.
-    to : {"nii.gz", "nii", "nrrd", "nhdr"}, optional
-        Output format.
+    to : str, optional
+        Output format, as the ending of the output files without its first dot:
+        ``"nii.gz"`` (default), ``"nii"``, ``"nrrd"``, ``"nhdr"``, or any other that an
+        installed format saves (see :func:`mvloader.registry.output_suffixes`).
     system : str, optional
         The anatomical system the outputs are aligned to (default ``"RAS"``).
     jobs : int, optional
@@ -130,7 +136,8 @@ def convert_tree(
     InputError
         If `root` is not a folder or `to` is not an output format.
     MissingDependencyError
-        If `scheduler` is given and dask.distributed is not installed.
+        If `to` is the ending of a known format that is not installed, or `scheduler`
+        is given and dask.distributed is not installed.
     """
     started = time.perf_counter()
     source = Path(root)
@@ -225,16 +232,15 @@ class _LocalPool:
 
 def _run_locally(items: list[Item], arguments: tuple[str, str, str], budget: int, pool: _LocalPool) -> Iterator[Record]:
     workers = min(budget, len(items))
-    threads = max(1, budget // max(workers, 1))  # gzip threads per input: together within the budget
+    threads = max(1, budget // max(workers, 1))  # compression threads per input: together within the budget
     executor = pool.executor() if workers > 1 else None
     if executor is None:
-        with _gzip_threads(threads):
-            for item in items:
-                yield convert_item(item, *arguments)
+        for item in items:
+            yield convert_item(item, *arguments, threads)
         return
 
     def submit_all(executor: ProcessPoolExecutor) -> dict[Future[Record], Item]:
-        return {executor.submit(_convert_with_threads, item, *arguments, threads): item for item in items}
+        return {executor.submit(convert_item, item, *arguments, threads): item for item in items}
 
     try:
         futures = submit_all(executor)
@@ -257,12 +263,6 @@ def _worker_started() -> None:
     into both workers at once, stalling them for ~30 ms in the middle of a survey.
     """
     gc.freeze()
-
-
-def _convert_with_threads(item: Item, root: str, output_folder: str, system: str, threads: int) -> Record:
-    """:func:`convert_item` in a worker process, compressing on `threads` threads."""
-    _limit_gzip_threads(threads)
-    return convert_item(item, root, output_folder, system)
 
 
 def _outcome(future: Any, item: Item, system: str) -> Record:
@@ -299,29 +299,15 @@ def _run_on_dask(items: list[Item], arguments: tuple[str, str, str], scheduler: 
 
 
 def _preload(example_output: Path) -> None:
-    """Import our loaders, the saver of `example_output`'s format and the gzip backend now."""
-    for name, fmt in registry.installed_formats().items():
-        if not registry.is_third_party(name):  # plugins are imported where they are used
+    """Import the loaders, the saver of `example_output`'s format and the gzip backend now.
+
+    A loader that cannot be imported here is left to fail where it is used, as a
+    failed input.
+    """
+    for fmt in registry.installed_formats().values():
+        try:
             fmt.loader()
+        except Exception as error:  # noqa: PERF203 - a plugin's loader: its inputs fail later, with this error
+            _log.debug("not importing the loader of %s before the workers start: %s", fmt.name, error)
     registry.format_for_saving(example_output).saver()
     gzip_backend()
-
-
-def _limit_gzip_threads(threads: int) -> None:
-    """Several processes on one machine should not each start a compression thread per
-    CPU (see :func:`mvl.coords.compression.write_gzip`)."""
-    os.environ["MVL_GZIP_THREADS"] = str(threads)
-
-
-@contextlib.contextmanager
-def _gzip_threads(threads: int) -> Iterator[None]:
-    """Limit this process's compression threads for the duration of a batch."""
-    before = os.environ.get("MVL_GZIP_THREADS")
-    _limit_gzip_threads(threads)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["MVL_GZIP_THREADS"]
-        else:
-            os.environ["MVL_GZIP_THREADS"] = before
