@@ -21,10 +21,6 @@ PACKAGES = {
     path.parent.name: tomllib.loads(path.read_text())["tool"]["mvl"]["import-name"]
     for path in sorted(ROOT.glob("packages/*/pyproject.toml"))
 }
-#: Cycles known today and fixed elsewhere; the lead drops an entry when merging its fix.
-KNOWN_CYCLES = {
-    "mvl-dicom": "issue 12 section 3: frames <-> multiframe, fixed on the lead's branch",
-}
 
 
 def package_modules(package: str) -> dict[str, tuple[pathlib.Path, bool]]:
@@ -144,20 +140,7 @@ def test_the_check_finds_cycles_and_reads_imports_as_python_does(tmp_path):
     assert imported_modules("p.q.m", source, False, known) == {"p", "p.q.sibling", "p.q.other", "p.q.lazy"}
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_CYCLES[name]))
-        if name in KNOWN_CYCLES
-        else name
-        for name in PACKAGES
-    ],
-)
+@pytest.mark.parametrize("package", list(PACKAGES))
 def test_no_import_cycle_inside_the_package(package):
     found = cycles(import_graph(package))
     assert not found, f"{package}: modules that import each other: " + "; ".join(" <-> ".join(c) for c in found)
-
-
-def test_the_known_cycle_is_the_only_one():
-    # The expected failure above covers exactly this cycle, nothing new.
-    assert cycles(import_graph("mvl-dicom")) in ([], [["mvl.dicom.frames", "mvl.dicom.multiframe"]])
