@@ -2,12 +2,19 @@ import json
 from pathlib import Path
 
 from mvl.coords.formats import (
+    ALLOW_INCOMPLETE_VOLUMES,
+    ALLOW_MIXED_ORIENTATIONS,
+    ALLOW_NONUNIFORM_SPACING,
     ENTRY_POINT_GROUP,
     LOAD_OPTIONS,
+    PHILIPS_SCALING,
     PROGRESS,
     RECURSIVE,
     SAVE_OPTIONS,
+    SELECT,
     SERIES_UID,
+    SKIP_BROKEN,
+    SPACING_TOLERANCE,
     SRC_SYSTEM,
     THREADS,
     Format,
@@ -40,7 +47,19 @@ def test_declared_options_filter_what_callers_pass():
     assert isinstance(fmt.save_options, frozenset) and isinstance(fmt.load_options, frozenset)
     assert fmt.accepts({SRC_SYSTEM: False, THREADS: 2}, saving=True) == {SRC_SYSTEM: False}
     assert fmt.accepts({SERIES_UID: "1.2", RECURSIVE: True, PROGRESS: print}) == {SERIES_UID: "1.2"}
-    assert {SRC_SYSTEM, THREADS} == SAVE_OPTIONS and {SERIES_UID, RECURSIVE, PROGRESS} == LOAD_OPTIONS
+    assert {SRC_SYSTEM, THREADS} == SAVE_OPTIONS
+    assert {
+        SERIES_UID,
+        RECURSIVE,
+        PROGRESS,
+        SELECT,
+        SKIP_BROKEN,
+        ALLOW_INCOMPLETE_VOLUMES,
+        ALLOW_MIXED_ORIENTATIONS,
+        ALLOW_NONUNIFORM_SPACING,
+        SPACING_TOLERANCE,
+        PHILIPS_SCALING,
+    } == LOAD_OPTIONS
 
 
 def test_parts_default_to_the_path_itself_and_resolve_lazily(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from mvl.coords import InputError, MvlError, Volume, normalize_system
 from mvl.coords.formats import PROGRESS, SERIES_UID, SRC_SYSTEM
 
 from ._version import __version__
+from .cli_options import add_load_flags, cli_hints, load_options
 from .info import describe, format_description
 from .loading import load, save
 from .registry import detect_format, format_for_saving, installed_formats, output_suffixes
@@ -80,6 +81,7 @@ def _load(args: argparse.Namespace, status: _Status) -> tuple[Volume, str]:
                 path=args.path,
             )
         options[SERIES_UID] = args.series
+    options.update(load_options(args, fmt, installed_formats(), args.path))
     if status.active:
         options.update(fmt.accepts({PROGRESS: status.phase}))  # e.g. headers and pixels of a long series
     status(f"loading {args.path} ({fmt.name})")
@@ -225,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     loading.add_argument("path", help="file, DICOM folder or archive")
     loading.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
     loading.add_argument("--series", metavar="UID", help="DICOM Series Instance UID to load")
+    add_load_flags(loading)
 
     parser = argparse.ArgumentParser(prog="mvl", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"mvl {__version__}")
@@ -291,12 +294,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         except (MvlError, OSError) as error:
             if args.debug:
                 raise
-            sys.stderr.write(f"\nmvl: error: {error}\n" if status.active else f"mvl: error: {error}\n")
+            text = cli_hints(str(error))
+            sys.stderr.write(f"\nmvl: error: {text}\n" if status.active else f"mvl: error: {text}\n")
             return 1
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    sys.stderr.write(f"mvl: warning: {message}\n")
+    sys.stderr.write(f"mvl: warning: {cli_hints(str(message))}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

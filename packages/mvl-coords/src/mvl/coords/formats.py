@@ -28,6 +28,16 @@ Options
                               sub-folders of the path
     :data:`PROGRESS`          load option ``progress``: a ``progress(phase, done, total)``
                               callback for long loads
+    :data:`SELECT`            load option ``select``: keep the images whose attributes
+                              have these values (a mapping of names to values)
+    :data:`SKIP_BROKEN`       load option ``skip_broken``: skip unreadable files, warning
+    ``ALLOW_*``               load options ``allow_incomplete_volumes``,
+                              ``allow_mixed_orientations``, ``allow_nonuniform_spacing``:
+                              load what the checks refuse by default, warning
+    :data:`SPACING_TOLERANCE` load option ``spacing_tolerance``: the largest slice-position
+                              deviation accepted, as a fraction of the step
+    :data:`PHILIPS_SCALING`   load option ``philips_scaling``: ``"standard"`` or
+                              ``"precise"`` values of Philips data
     ========================  =========================================================
 
 Parts (batch discovery)
@@ -47,12 +57,19 @@ from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
+    "ALLOW_INCOMPLETE_VOLUMES",
+    "ALLOW_MIXED_ORIENTATIONS",
+    "ALLOW_NONUNIFORM_SPACING",
     "ENTRY_POINT_GROUP",
     "LOAD_OPTIONS",
+    "PHILIPS_SCALING",
     "PROGRESS",
     "RECURSIVE",
     "SAVE_OPTIONS",
+    "SELECT",
     "SERIES_UID",
+    "SKIP_BROKEN",
+    "SPACING_TOLERANCE",
     "SRC_SYSTEM",
     "THREADS",
     "Format",
@@ -73,10 +90,37 @@ SERIES_UID: Final = "series_uid"
 RECURSIVE: Final = "recursive"
 #: Load option: a ``progress(phase, done, total)`` callback.
 PROGRESS: Final = "progress"
+#: Load option: keep the images whose attributes have these values.
+SELECT: Final = "select"
+#: Load option: skip unreadable files with a warning.
+SKIP_BROKEN: Final = "skip_broken"
+#: Load option: keep the complete volumes of a series whose other volumes lack images.
+ALLOW_INCOMPLETE_VOLUMES: Final = "allow_incomplete_volumes"
+#: Load option: keep the largest group of images with one orientation.
+ALLOW_MIXED_ORIENTATIONS: Final = "allow_mixed_orientations"
+#: Load option: load unevenly spaced slices with their average step.
+ALLOW_NONUNIFORM_SPACING: Final = "allow_nonuniform_spacing"
+#: Load option: the largest deviation of a slice position, as a fraction of the step.
+SPACING_TOLERANCE: Final = "spacing_tolerance"
+#: Load option: ``"standard"`` or ``"precise"`` values of Philips data.
+PHILIPS_SCALING: Final = "philips_scaling"
 #: The save options a :class:`Format` may declare.
 SAVE_OPTIONS: Final = frozenset({SRC_SYSTEM, THREADS})
 #: The load options a :class:`Format` may declare.
-LOAD_OPTIONS: Final = frozenset({SERIES_UID, RECURSIVE, PROGRESS})
+LOAD_OPTIONS: Final = frozenset(
+    {
+        SERIES_UID,
+        RECURSIVE,
+        PROGRESS,
+        SELECT,
+        SKIP_BROKEN,
+        ALLOW_INCOMPLETE_VOLUMES,
+        ALLOW_MIXED_ORIENTATIONS,
+        ALLOW_NONUNIFORM_SPACING,
+        SPACING_TOLERANCE,
+        PHILIPS_SCALING,
+    }
+)
 
 
 @dataclass(frozen=True)
