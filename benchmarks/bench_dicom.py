@@ -3,7 +3,10 @@
 Peers: a plain pydicom loop (dcmread + sort + np.stack, the baseline), SimpleITK's
 ImageSeriesReader (GetGDCMSeriesFileNames + Execute) and, when its executable is on the
 PATH, dcm2niix (a subprocess writing uncompressed NIfTI). Reference floors: pydicom
-headers only (stop_before_pixels) and the raw bytes of every file. The data is written
+headers only (stop_before_pixels), pydicom reading only the elements mvl.dicom keeps
+(specific_tags), and the raw bytes of every file. The header scan alone
+(mvl.dicom.headers.scan_header, the data element walk) against pydicom's specific_tags
+read of the same elements is why the walk exists: both are in the listing group. The data is written
 once into .bench-data/ (gitignored): the phantom as 300 slices of 512x512 int16 (rescale
 intercept -1024) plus a 20-slice series in the same folder, file names not in slice order,
 each file with the full header of pydicom's CT_small.dcm (about 270 elements).
@@ -11,6 +14,7 @@ each file with the full header of pydicom's CT_small.dcm (about 270 elements).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -100,6 +104,36 @@ def _pydicom_headers(files: list[Path]) -> Any:
     return [pydicom.dcmread(path, stop_before_pixels=True) for path in files]
 
 
+def _pydicom_specific_tags(files: list[Path], tags: frozenset[int]) -> Any:
+    """pydicom reading only `tags` (what our scan keeps) and stopping before the pixels."""
+    import pydicom
+
+    wanted = sorted(tags)
+    return [pydicom.dcmread(path, specific_tags=wanted, stop_before_pixels=True) for path in files]
+
+
+def _scan_headers(files: list[Path], tags: frozenset[int]) -> Any:
+    """The fast header scan alone, as list_series calls it: one pread per file, more where a header is longer."""
+    from mvl.dicom.headers import scan_header
+    from mvl.dicom.sources import Member
+
+    result = []
+    for path in files:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            member = Member(str(path), path.name, str(path))
+            size = os.fstat(descriptor).st_size
+
+            def read_prefix(count: int, descriptor: int = descriptor) -> bytes:
+                return os.pread(descriptor, count, 0)
+
+            result.append(scan_header(member, read_prefix, size, keep=tags, keep_header=False))
+        finally:
+            os.close(descriptor)
+    assert all(header is not None and header.dataset is None for header in result)
+    return result
+
+
 def _raw_bytes(files: list[Path]) -> Any:
     return [path.read_bytes() for path in files]
 
@@ -150,6 +184,24 @@ def _list_series(folder: Path) -> Any:
     return result
 
 
+def _pydicom_image_tags(files: list[Path]) -> Any:
+    from mvl.dicom.elements import IMAGE_TAGS  # what open_stack keeps
+
+    return _pydicom_specific_tags(files, IMAGE_TAGS)
+
+
+def _pydicom_survey_tags(files: list[Path]) -> Any:
+    from mvl.dicom.elements import SURVEY_TAGS  # what list_series keeps
+
+    return _pydicom_specific_tags(files, SURVEY_TAGS)
+
+
+def _scan_survey_tags(files: list[Path]) -> Any:
+    from mvl.dicom.elements import SURVEY_TAGS
+
+    return _scan_headers(files, SURVEY_TAGS)
+
+
 def cases() -> list[Case]:
     load = f"dicom: open a 300x512x512 int16 CT series + 20-slice distractor (output {OUTPUT_MB:.0f} MB)"
     listing = "dicom: list the series of 1000 small files (64x64, 10 series)"
@@ -159,6 +211,7 @@ def cases() -> list[Case]:
         Case(load, "mvl.dicom open_stack", _ours, _write_ct),
         Case(load, "mvl.dicom open_stack(workers=2) (threads)", lambda folder: _ours(folder, 2), _write_ct),
         Case(load, "floor: pydicom headers only (stop_before_pixels)", _pydicom_headers, _ct_files, repeat=3),
+        Case(load, "floor: pydicom specific_tags=kept, stop_before_pixels", _pydicom_image_tags, _ct_files),
         Case(load, "floor: raw bytes of every file", _raw_bytes, _ct_files),
     ]
     if shutil.which("dcm2niix"):
@@ -166,6 +219,8 @@ def cases() -> list[Case]:
     result += [
         Case(listing, "pydicom dcmread of every file", _dcmread_every_file, _many_files, baseline=True, repeat=3),
         Case(listing, "pydicom dcmread(stop_before_pixels) of every file", _pydicom_headers, _many_files, repeat=3),
+        Case(listing, "pydicom dcmread(specific_tags=kept, stop_before_pixels)", _pydicom_survey_tags, _many_files),
+        Case(listing, "mvl.dicom scan_header(keep=kept) of every file", _scan_survey_tags, _many_files),
         Case(listing, "mvl.dicom list_series", _list_series, _write_many),
     ]
     return result

@@ -257,18 +257,24 @@ def decode_text(raw: bytes | None) -> str | None:
 
 
 def decode_text_with_charset(raw: bytes | None, charset: bytes | None, vr: str = "LO") -> str | None:
-    """Decode a text value in the file's (0008,0005) 'Specific Character Set', through pydicom."""
+    """Decode a text value in the file's (0008,0005) 'Specific Character Set', through pydicom.
+
+    Examples
+    --------
+    >>> decode_text_with_charset("Grüße ".encode(), b"ISO_IR 192")
+    'Grüße'
+    """
     if raw is None:
         return None
-    from pydicom.charset import decode_bytes
+    from pydicom.charset import convert_encodings, decode_bytes
     from pydicom.values import convert_string
 
-    encodings: list[str] = ["iso8859"]
-    if charset:
-        names = convert_string(charset, True)
-        encodings = [names] if isinstance(names, str) else [str(name) for name in names]
     delimiters = {ord("^"), ord("=")} if vr == "PN" else {ord("\\")}
     try:
+        encodings: list[str] = ["iso8859"]
+        if charset:  # the defined terms of PS3.3 C.12.1.1.2 ("ISO_IR 192") as Python codecs ("UTF8")
+            names = convert_string(charset, True)
+            encodings = convert_encodings(names if isinstance(names, str) else [str(name) for name in names])
         text = decode_bytes(raw, encodings, delimiters)
     except (LookupError, ValueError):
         text = raw.decode("latin-1")
@@ -303,7 +309,7 @@ def _floats(raw: bytes, tag: int, vr: str, little_endian: bool) -> tuple[float, 
     """Decode once per distinct raw value: a series repeats most of them on every slice."""
     if vr in _BINARY_FORMATS:
         code = _BINARY_FORMATS[vr]
-        width = struct.calcsize(code)
+        width = struct.calcsize("<" + code)  # standard sizes: a native "L" is 8 bytes on 64-bit Linux
         count = len(raw) // width
         if count == 0:
             return None

@@ -13,7 +13,12 @@ sequences and items of defined or undefined length. Anything unusual (a deflated
 transfer syntax, an unknown value representation, a writer that switches to implicit
 VR inside a sequence) is handed to :func:`pydicom.dcmread`, which knows the quirks; a
 file that neither can read is a :class:`~mvl.coords.FormatError` naming the file and
-what is wrong with it.
+what is wrong with it. Each file that takes that slow path is logged at debug level on
+the ``mvl.dicom`` logger (this module's ``mvl.dicom.headers``), with the file and the reason.
+
+The walk itself (element headers, sequences, the file meta information) is
+:mod:`mvl.dicom.walk`; this module decides what to keep, when to fall back, and how much
+to read.
 
 A file without the 128-byte preamble and ``DICM`` (PS3.10 7.1) is not a DICOM file
 and yields None: folders may hold other files, which are skipped.
@@ -22,7 +27,9 @@ and yields None: folders may hold other files, which are skipped.
 from __future__ import annotations
 
 import io
+import logging
 import struct
+import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -31,25 +38,14 @@ from mvl.coords import FormatError, MvlError, ResourceLimitError
 
 from . import elements as el
 from .sources import Member, PrefixReader
-from .walk import (
-    EXPLICIT_BE,
-    EXPLICIT_LE,
-    IMPLICIT_BE,
-    IMPLICIT_LE,
-    LENGTH_BE,
-    LENGTH_LE,
-    LONG_VRS,
-    SHORT_VRS,
-    UNDEFINED,
-    Fallback,
-    NeedMore,
-    Walker,
-)
+from .walk import Fallback, NeedMore, Walker, pixel_element, walk_file_meta
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 __all__ = ["Header", "PixelInfo", "UnreadableHeader", "scan_header"]
+
+logger = logging.getLogger(__name__)
 
 #: Bytes read first from every file; most headers (CT, MR) end within 8 KiB.
 FIRST_READ: Final = 16384
@@ -239,6 +235,7 @@ def scan_header(
                     f"the file is shorter ({len(buffer)} bytes) than its size ({size})", path=member.name
                 ) from None
         except Fallback as why:
+            logger.debug("%s: the fast header walk stops (%s); reading the file with pydicom", member.name, why)
             try:
                 return _scan_with_pydicom(member, read_prefix, size, wanted, str(why), max_header_bytes)
             except FormatError as error:
@@ -270,41 +267,7 @@ def _walk_file(
     keep_header: bool,
     found: dict[int, tuple[int, int]],
 ) -> Header:
-    end = len(buffer)
-    at_end = end >= size
-    meta: dict[int, tuple[int, int]] = {}
-    position = 132
-    while True:
-        if position + 8 > end:
-            if at_end:
-                break
-            raise NeedMore(position + 8)
-        group, element, vr, length = EXPLICIT_LE(buffer, position)
-        if group != 0x0002:
-            break
-        if vr in LONG_VRS:
-            if position + 12 > end:
-                raise NeedMore(position + 12)
-            (length,) = LENGTH_LE(buffer, position + 8)
-            start = position + 12
-        elif vr in SHORT_VRS:
-            start = position + 8
-        else:
-            raise FormatError(
-                f"has the DICOM magic but its file meta information (PS3.10 7.1) is not valid: "
-                f"element ({group:04X},{element:04X}) at byte {position} has the value representation {vr!r}",
-                path=member.name,
-            )
-        if length == UNDEFINED or start + length > size:
-            raise FormatError(
-                f"element ({group:04X},{element:04X}) of the file meta information claims {length} bytes "
-                f"at byte {start}, past the end of the file ({size} bytes)",
-                path=member.name,
-            )
-        if start + length > end:
-            raise NeedMore(start + length + 8)
-        meta[group << 16 | element] = (start, length)
-        position = start + length
+    meta, position = walk_file_meta(buffer, size, member.name)
     if el.TRANSFER_SYNTAX_UID not in meta:
         if not meta:
             raise FormatError(
@@ -345,7 +308,7 @@ def _scan_with_pydicom(
     """Read a header that the fast walk could not, with pydicom (deflated data sets, unusual encodings)."""
     from pydicom import dcmread
     from pydicom.dataelem import RawDataElement
-    from pydicom.errors import InvalidDicomError
+    from pydicom.errors import BytesLengthException, InvalidDicomError
 
     if size > max_header_bytes:
         raise ResourceLimitError(
@@ -355,7 +318,12 @@ def _scan_with_pydicom(
         )
     data = read_prefix(size)
     stream = io.BytesIO(data)
-    failures = (InvalidDicomError, EOFError, OSError, ValueError, struct.error, KeyError, TypeError, OverflowError)
+    # What pydicom raises on a file it cannot read, e.g. BytesLengthException for a value whose
+    # length does not fit its VR, NotImplementedError for a VR it does not know.
+    failures = (
+        InvalidDicomError, BytesLengthException, EOFError, OSError, ValueError, struct.error, KeyError, TypeError,
+        OverflowError, NotImplementedError, IndexError, zlib.error,
+    )  # fmt: skip
     try:
         dataset = dcmread(stream, stop_before_pixels=True)
         syntax = str(dataset.file_meta.get("TransferSyntaxUID", "")) if hasattr(dataset, "file_meta") else ""
@@ -366,14 +334,16 @@ def _scan_with_pydicom(
             full = dcmread(io.BytesIO(data))
             tag = next((tag for tag in sorted(el.PIXEL_TAGS) if tag in full), None)
             pixel = None if tag is None else PixelInfo(tag, None, None)
-        elif stream.tell() + 8 <= len(data):
-            pixel = _pixel_element(data, stream.tell(), implicit, little)
     except failures as error:
         raise FormatError(f"cannot read the file as DICOM ({reason}; pydicom: {error})", path=member.name) from error
+    if syntax not in _DEFLATED:
+        where = pixel_element(data, stream.tell(), little, _read_as_implicit(dataset, implicit), member.name)
+        pixel = None if where is None else PixelInfo(*where)
     values: dict[int, bytes] = {}
     for tag in wanted:
         if tag in dataset:
-            item: Any = dataset.get_item(tag)
+            # keep_deferred: an empty raw value is converted on access, which fails for an unknown VR
+            item: Any = dataset.get_item(tag, keep_deferred=True)
             if isinstance(item, RawDataElement):
                 values[tag] = item.value or b""
             elif item.VR == "SQ":
@@ -398,18 +368,17 @@ def _scan_with_pydicom(
     )
 
 
-def _pixel_element(data: bytes, position: int, implicit: bool, little: bool) -> PixelInfo | None:
-    """The pixel data element that starts at `position`, where pydicom stopped before it."""
-    if implicit:
-        group, element, length = (IMPLICIT_LE if little else IMPLICIT_BE)(data, position)
-        start = position + 8
-    else:
-        group, element, vr, length = (EXPLICIT_LE if little else EXPLICIT_BE)(data, position)
-        start = position + 8
-        if vr in LONG_VRS:
-            (length,) = (LENGTH_LE if little else LENGTH_BE)(data, position + 8)
-            start = position + 12
-    tag = group << 16 | element
-    if tag not in el.PIXEL_TAGS:
-        return None
-    return PixelInfo(tag, start, None if length == UNDEFINED else length)
+def _read_as_implicit(dataset: Dataset, implicit: bool) -> bool:
+    """Whether pydicom read the top-level data set as implicit VR.
+
+    pydicom reads a data set whose first element contradicts the transfer syntax in the
+    encoding it finds there (with a warning), but reports the transfer syntax's in
+    ``original_encoding``; its raw elements keep the one it read them with.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset converts its elements
+        item: Any = dataset.get_item(tag, keep_deferred=True)
+        if isinstance(item, RawDataElement):
+            return bool(item.is_implicit_VR)
+    return implicit
