@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import subprocess
 import sys
 import tarfile
@@ -61,7 +62,16 @@ class TestDicomFormat(FormatConformance):
 
 def test_the_record_names_its_extra_and_options():
     assert FORMAT.extra == "dicom" and FORMAT.save_options == frozenset()
-    assert FORMAT.load_options == {SERIES_UID, RECURSIVE, PROGRESS}
+    assert {
+        SERIES_UID,
+        RECURSIVE,
+        PROGRESS,
+        "select",
+        "allow_incomplete_volumes",
+        "philips_scaling",
+    } <= FORMAT.load_options
+    # every option the record declares is a keyword of the loader it names
+    assert FORMAT.load_options <= set(inspect.signature(FORMAT.loader()).parameters)
 
 
 def test_parts_are_the_series_of_a_tree_with_their_labels(tmp_path):
