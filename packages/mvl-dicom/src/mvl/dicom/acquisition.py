@@ -46,7 +46,7 @@ _IMAGE_TYPE_COMPONENTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Acquisition:
     """The values of one frame that tell it apart from the other frames at its position.
 

@@ -284,7 +284,7 @@ def _walk_file(
     walker = Walker(buffer, size, little, implicit, member.name)
     pixel_start, where = walker.walk_top(position, wanted, found)
     pixel = None if where is None else PixelInfo(*where)
-    values = {tag: buffer[start : start + length] for tag, (start, length) in found.items()}
+    values = _shared_values(buffer, found)
     values[el.TRANSFER_SYNTAX_UID] = syntax.encode("latin-1")
     return Header(
         member=member,
@@ -296,6 +296,44 @@ def _walk_file(
         pixel=pixel,
         header_bytes=buffer[:pixel_start] if keep_header or _has_functional_groups(found) else None,
     )
+
+
+def _shared_values(buffer: bytes, found: dict[int, tuple[int, int]]) -> dict[int, bytes]:
+    """The raw values of `found`, with one object per tag and per value that files repeat.
+
+    A series keeps thousands of headers whose keys and most values (modality,
+    orientation, sizes, the UIDs of the series) are the same from file to file; values of
+    one image (its position, SOP Instance UID, times) and long ones are kept as they are.
+    """
+    tags, shared, per_image = _TAGS, _SHARED, _PER_IMAGE
+    if len(shared) >= _SHARED_KEPT:
+        shared.clear()
+    values = {}
+    for tag, (start, length) in found.items():
+        raw = buffer[start : start + length]
+        if length <= _SHARED_LENGTH and tag not in per_image:
+            raw = shared.setdefault(raw, raw)
+        values[tags.setdefault(tag, tag)] = raw
+    return values
+
+
+#: The tags of every header, one object each.
+_TAGS: dict[int, int] = {}
+#: Raw values shared between headers; cleared when full.
+_SHARED: dict[bytes, bytes] = {}
+_SHARED_KEPT: Final = 4096
+_SHARED_LENGTH: Final = 128
+#: Elements that differ from image to image, not worth sharing.
+_PER_IMAGE: Final = frozenset(
+    {
+        el.SOP_INSTANCE_UID,
+        el.IMAGE_POSITION,
+        el.INSTANCE_NUMBER,
+        el.ACQUISITION_TIME,
+        el.ACQUISITION_DATETIME,
+        el.TRIGGER_TIME,
+    }
+)
 
 
 def _has_functional_groups(found: dict[int, tuple[int, int]]) -> bool:

@@ -77,6 +77,41 @@ def layout_of(header: Header) -> PixelLayout:
         Missing or contradictory Image Pixel elements, or uncompressed pixel data shorter
         than (0028,0010) 'Rows' x (0028,0011) 'Columns' x ... needs (truncated file).
     """
+    pixel = header.pixel
+    assert pixel is not None
+    key = (
+        pixel.tag,
+        pixel.offset is None,
+        pixel.length is None,
+        header.little_endian,
+        *(header.values.get(tag) for tag in _LAYOUT_TAGS),
+    )
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _layout(header)
+        if len(_LAYOUTS) >= 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = layout
+    _check_length(header, layout)
+    return layout
+
+
+#: The elements a pixel layout is made of; files with the same raw values share one layout.
+_LAYOUT_TAGS = (
+    el.ROWS,
+    el.COLUMNS,
+    el.SAMPLES_PER_PIXEL,
+    el.NUMBER_OF_FRAMES,
+    el.PHOTOMETRIC_INTERPRETATION,
+    el.PLANAR_CONFIGURATION,
+    el.BITS_ALLOCATED,
+    el.BITS_STORED,
+    el.PIXEL_REPRESENTATION,
+)
+_LAYOUTS: dict[tuple[Any, ...], PixelLayout] = {}
+
+
+def _layout(header: Header) -> PixelLayout:
     name = header.name
     pixel = header.pixel
     assert pixel is not None
@@ -116,22 +151,35 @@ def layout_of(header: Header) -> PixelLayout:
         and bits in (8, 16, 32, 64)
         and not photometric.startswith("YBR")
     )
-    layout = PixelLayout(
+    return PixelLayout(
         rows, columns, samples, bits, stored, signed, photometric, planar, frames, dtype, frame_bytes, native
     )
-    if pixel.length is not None and pixel.offset is not None:
-        needed = (rows * columns * samples * frames * bits + 7) // 8
-        if photometric == "YBR_FULL_422":
-            needed = needed * 2 // 3
-        available = min(pixel.length, header.size - pixel.offset)
-        if available < needed:
-            raise FormatError(
-                f"the pixel data is truncated: {el.describe(pixel.tag)} holds {max(available, 0)} bytes, but "
-                f"{rows} rows x {columns} columns x {samples} samples x {frames} frames x {bits} bits need "
-                f"{needed} bytes",
-                path=name,
-            )
-    return layout
+
+
+def _check_length(header: Header, layout: PixelLayout) -> None:
+    """Uncompressed pixel data must hold every frame: a truncated file is an error before anything is read."""
+    pixel = header.pixel
+    assert pixel is not None
+    if pixel.length is None or pixel.offset is None:
+        return
+    rows, columns, samples, frames, bits = (
+        layout.rows,
+        layout.columns,
+        layout.samples,
+        layout.frames,
+        layout.bits_allocated,
+    )
+    needed = (rows * columns * samples * frames * bits + 7) // 8
+    if layout.photometric == "YBR_FULL_422":
+        needed = needed * 2 // 3
+    available = min(pixel.length, header.size - pixel.offset)
+    if available < needed:
+        raise FormatError(
+            f"the pixel data is truncated: {el.describe(pixel.tag)} holds {max(available, 0)} bytes, but "
+            f"{rows} rows x {columns} columns x {samples} samples x {frames} frames x {bits} bits need "
+            f"{needed} bytes",
+            path=header.name,
+        )
 
 
 def check_decoders(headers: Sequence[Header]) -> None:

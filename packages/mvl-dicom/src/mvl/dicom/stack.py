@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError, Volume
+from mvl.coords import FormatWarning, InputError, MvlError, MvlWarning, NoImageDataError, Volume
 from mvl.coords.errors import warn
 
 from . import elements as el
@@ -29,7 +29,7 @@ from .pixels import PixelLayout, check_decoders, layout_of, plan_output, read_fr
 from .progress import ProgressCallback, reporter
 from .selection import Selector, select_frames
 from .series import Scan, choose_series, scan_source
-from .sources import Member, Source
+from .sources import FolderSource, Member, Source
 from .vendor import PRIVATE_TAGS, philips_precise_rescale
 from .volumes import VolumeInfo, volume_table
 
@@ -44,11 +44,24 @@ logger = logging.getLogger(__name__)
 class SortedSlices(Sequence["Dataset"]):
     """The headers of the stacked slices as pydicom Datasets (without pixel data), parsed on first access.
 
-    A frame of a multi-frame object is represented by its file's Dataset.
+    A frame of a multi-frame object is represented by its file's Dataset. Headers whose
+    bytes were not kept (files of a folder, which a series has thousands of) are read
+    again from their file.
     """
 
     def __init__(self, headers: Sequence[Header]) -> None:
         self._headers = list(headers)
+
+    @staticmethod
+    def _dataset(header: Header) -> Dataset:
+        if header.dataset is None and header.header_bytes is None:
+            from pydicom import dcmread
+
+            try:
+                header.dataset = dcmread(header.member.location, stop_before_pixels=True)
+            except (OSError, ValueError) as error:
+                raise InputError(f"cannot read the header again ({error})", path=header.name) from error
+        return header.load_dataset()
 
     def __len__(self) -> int:
         return len(self._headers)
@@ -61,12 +74,12 @@ class SortedSlices(Sequence["Dataset"]):
 
     def __getitem__(self, index: int | slice) -> Dataset | list[Dataset]:
         if isinstance(index, slice):
-            return [header.load_dataset() for header in self._headers[index]]
-        return self._headers[index].load_dataset()
+            return [self._dataset(header) for header in self._headers[index]]
+        return self._dataset(self._headers[index])
 
     def __iter__(self) -> Iterator[Dataset]:
         for header in self._headers:
-            yield header.load_dataset()
+            yield self._dataset(header)
 
     def __repr__(self) -> str:
         return f"<SortedSlices of {len(self)} DICOM headers, parsed on access>"
@@ -147,6 +160,9 @@ class DicomStack:
         """The slices' headers as pydicom Datasets without pixel data, in stack order (as in mvloader 1).
 
         Parsed when first accessed, then kept; e.g. ``stack.sorted_slices[0].SeriesDescription``.
+        The headers of files in a folder are read again from the files then (keeping
+        thousands of them in memory would cost more than the pixels of a small series);
+        those of archive members were kept.
         """
         return SortedSlices(self.headers)
 
@@ -334,7 +350,7 @@ def _load(
         scan = scan_source(
             source,
             keep=_keep_tags(options.select),
-            keep_header=True,
+            keep_header=not isinstance(source, FolderSource),  # files of a folder can be read again
             workers=options.workers,
             limits=options.limits,
             tick=counter.tick,
