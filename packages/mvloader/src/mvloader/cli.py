@@ -112,6 +112,7 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         return 0
     for record in records:
         record["size"] = f"{record.get('rows')}x{record.get('columns')}" if record.get("rows") else "?"
+        record["kinds"] = ", ".join(record.get("kinds") or ())
     wanted = [
         "uid",
         "number",
@@ -120,6 +121,8 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         "patient_id",
         "files",
         "frames",
+        "volumes",
+        "kinds",
         "size",
         "orientation",
         "path",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mvl.coords import FormatWarning, MvlError, Volume
 from mvl.coords.errors import warn
@@ -338,33 +340,54 @@ def list_series(
 def _volumes_and_kinds(headers: list[Header], frames_in: _FrameCache) -> tuple[int, tuple[str, ...]]:
     """The volume count of the first kind and the labels of the kinds, from the kept header values.
 
-    Single-frame files are read from their raw values only (echo, image type, position),
-    each distinct raw value decoded once; multi-frame objects through their frames.
+    Single-frame files are counted by their raw values (echo, image type, kernel,
+    position), and each distinct combination decoded once; multi-frame objects through
+    their frames. The first kind is the one :func:`~mvl.dicom.open_stack` loads by default.
     """
+    raw: Counter[tuple[bytes | None, ...]] = Counter()
     positions: dict[KindKey, Counter[tuple[float, ...]]] = {}
     for header in headers:
-        try:  # a broken value must not stop the listing
-            for facts, position in _kind_facts(header, frames_in):
-                key = kind_key(facts)
-                place = tuple(round(value, 2) + 0.0 for value in position) if position is not None else ()
-                positions.setdefault(key, Counter())[place] += 1
-        except MvlError:  # noqa: PERF203
+        if header.multi_frame:
+            try:  # a broken object must not stop the listing
+                for facts, position in _frame_facts(header, frames_in):
+                    positions.setdefault(kind_key(facts), Counter())[_place(position)] += 1
+            except MvlError:
+                continue
+        else:
+            raw[tuple(header.values.get(tag) for tag in _KIND_TAGS)] += 1
+    example: dict[tuple[bytes | None, ...], Header] = {}
+    for header in headers:
+        if not header.multi_frame:
+            example.setdefault(tuple(header.values.get(tag) for tag in _KIND_TAGS), header)
+    for values, count in raw.items():
+        try:
+            facts, place = _file_facts(example[values])
+        except MvlError:
             continue
+        positions.setdefault(kind_key(facts), Counter())[_place(place)] += count
     if not positions:
         return 1, ()
-    first = next(iter(positions.values()))
-    volumes = max(first.values())
+    ordered = sorted(positions, key=lambda key: (key[0] is None, key[0] or 0, str(key[2] or "").startswith("DERIVED")))
+    volumes = max(positions[ordered[0]].values())
     if len(positions) == 1:
         return volumes, ()
-    return volumes, tuple(kind_labels(positions).values())
+    labels = kind_labels(ordered)
+    return volumes, tuple(labels[key] for key in ordered)
 
 
-def _kind_facts(header: Header, frames_in: _FrameCache) -> list[tuple[Acquisition, list[float] | None]]:
-    if header.multi_frame:
-        frames = frames_in(header)
-        return [
-            (acquisition_of(frame), None if frame.position is None else frame.position.tolist()) for frame in frames
-        ]
+#: What tells kinds and positions apart in a single-frame file's kept values.
+_KIND_TAGS = (el.ECHO_NUMBERS, el.ECHO_TIME, el.IMAGE_TYPE, el.CONVOLUTION_KERNEL, el.IMAGE_POSITION)
+
+
+def _place(position: Sequence[float] | NDArray[np.float64] | None) -> tuple[float, ...]:
+    return () if position is None else tuple(round(float(value), 2) + 0.0 for value in position)
+
+
+def _frame_facts(header: Header, frames_in: _FrameCache) -> list[tuple[Acquisition, NDArray[np.float64] | None]]:
+    return [(acquisition_of(frame), frame.position) for frame in frames_in(header)]
+
+
+def _file_facts(header: Header) -> tuple[Acquisition, list[float] | None]:
     image_type = header.text(el.IMAGE_TYPE)
     facts = Acquisition(
         echo_number=header.integer(el.ECHO_NUMBERS),
@@ -373,7 +396,7 @@ def _kind_facts(header: Header, frames_in: _FrameCache) -> list[tuple[Acquisitio
         component=complex_kind(None, None, image_type),
         kernel=header.text(el.CONVOLUTION_KERNEL),
     )
-    return [(facts, header.floats(el.IMAGE_POSITION))]
+    return facts, header.floats(el.IMAGE_POSITION)
 
 
 def _sizes(headers: list[Header]) -> Counter[tuple[int, int]]:
