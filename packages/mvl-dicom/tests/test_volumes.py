@@ -39,6 +39,61 @@ def test_temporal_position_identifier_identifies_volumes_whatever_the_numbering(
     assert [row.temporal_index for row in volume.src_object.volumes] == [1, 2, 3]
 
 
+def test_acquisition_numbers_identify_volumes(tmp_path):
+    def acquisition(dataset, index, volume):
+        dataset.AcquisitionNumber = [7, 3, 5][volume]
+
+    write_volumes(tmp_path, DATA, MATRIX, numbering="none", edit=acquisition)
+    volume = open_stack(tmp_path, system="LPS")
+    assert_same_image(volume, DATA[..., [1, 2, 0]], MATRIX, "LPS")
+    assert volume.src_object.evidence == "(0020,0012) 'Acquisition Number'"
+    assert volume.src_object.volume_table()["acquisition_number"] == [3, 5, 7]
+
+
+def test_acquisition_numbers_that_change_with_every_image_only_order_them(tmp_path):
+    def acquisition(dataset, index, volume):  # one acquisition per image: not an identity of volumes
+        dataset.AcquisitionNumber = 100 * volume + index
+
+    write_volumes(tmp_path, DATA, MATRIX, numbering="none", edit=acquisition)
+    with pytest.raises(AmbiguousInputError, match="could not be told apart"):
+        open_stack(tmp_path)  # nothing orders the images at one position: acquisition numbers are no order
+
+    def acquisition_and_time(dataset, index, volume):
+        acquisition(dataset, index, volume)
+        dataset.TriggerTime = 100.0 * volume
+
+    write_volumes(tmp_path / "timed", DATA, MATRIX, numbering="none", edit=acquisition_and_time)
+    assert_same_image(open_stack(tmp_path / "timed", system="LPS"), DATA, MATRIX, "LPS")
+
+
+def test_trigger_times_order_cardiac_phases(tmp_path):
+    phases = [300.0, 0.0, 150.0]
+
+    def cardiac(dataset, index, volume):
+        dataset.TriggerTime = phases[volume] + index  # each slice triggered a little later
+        dataset.AcquisitionTime = "101500"  # the same for every image: no order in it
+
+    write_volumes(tmp_path, DATA, MATRIX, numbering="none", edit=cardiac)
+    volume = open_stack(tmp_path, system="LPS")
+    assert_same_image(volume, DATA[..., [1, 2, 0]], MATRIX, "LPS")
+    assert "TriggerTime" in volume.src_object.evidence
+    assert volume.src_object.volume_table()["trigger_time"] == [0.0, 150.0, 300.0]
+
+
+def test_dimension_index_values_order_enhanced_frames_without_a_temporal_index(tmp_path):
+    order = np.random.default_rng(5).permutation(6 * 3).tolist()  # frames stored in no particular order
+
+    def dimensions(item, index, volume):
+        item.FrameContentSequence[0].DimensionIndexValues = [1, index + 1, volume + 1]
+
+    path = write_enhanced(
+        tmp_path / "dynamic.dcm", DATA, MATRIX, frame_order=order, temporal_index=False, edit_frame=dimensions
+    )
+    volume = open_stack(path, system="LPS")
+    assert_same_image(volume, DATA, MATRIX, "LPS")
+    assert "DimensionIndexValues" in volume.src_object.evidence
+
+
 def test_acquisition_times_order_volumes_when_nothing_identifies_them(tmp_path):
     start = [30.0, 10.0, 20.0]  # seconds after 12:00 of each volume; slices 0.1 s apart
 

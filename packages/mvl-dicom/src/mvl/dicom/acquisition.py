@@ -89,6 +89,8 @@ class Acquisition:
         (0020,0013) 'Instance Number'.
     frame_index : int
         The frame's number (0-based) in its file; 0 for single-frame files.
+    dimension_index : tuple of int or None
+        (0020,9157) 'Dimension Index Values' of an enhanced frame (PS3.3 C.7.6.17).
     """
 
     echo_number: int | None = None
@@ -108,6 +110,7 @@ class Acquisition:
     direction_key: tuple[float, ...] | None = None
     instance_number: int | None = None
     frame_index: int = 0
+    dimension_index: tuple[int, ...] | None = None
 
 
 def acquisition_of(frame: Frame) -> Acquisition:
@@ -145,6 +148,7 @@ def acquisition_of(frame: Frame) -> Acquisition:
         direction_key=direction_key,
         instance_number=read.integer("InstanceNumber"),
         frame_index=frame.index or 0,
+        dimension_index=_indices(read.values("DimensionIndexValues")),
     )
 
 
@@ -319,6 +323,13 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _indices(values: list[Any]) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(value) for value in values) or None
+    except (TypeError, ValueError):
+        return None
 
 
 def _present(first: _T | None, second: _T | None) -> _T | None:

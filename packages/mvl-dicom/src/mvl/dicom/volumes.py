@@ -21,11 +21,11 @@ evidence (:func:`arrange`):
    and taking as many values as a position holds images); volumes in its order;
 2. otherwise the order of acquisition: (0008,0032) 'Acquisition Time' (with its date, or
    the enhanced frames' (0018,9074) 'Frame Acquisition DateTime'), then (0018,1060)
-   'Trigger Time', then (0020,0013) 'Instance Number', then the frame order of a
-   multi-frame object. When, in that order, each volume's images come one after the
-   other (volume after volume, as scanners acquire), a volume ends where a position
-   repeats; otherwise (files numbered slice by slice) the n-th image of each position
-   belongs to volume n.
+   'Trigger Time', then (0020,0013) 'Instance Number', then an enhanced frame's
+   (0020,9157) 'Dimension Index Values', then the frame order of a multi-frame object.
+   When, in that order, each volume's images come one after the other (volume after
+   volume, as scanners acquire), a volume ends where a position repeats; otherwise
+   (files numbered slice by slice) the n-th image of each position belongs to volume n.
 
 Every volume is then checked: its images agree on the temporal position, the b-value
 and the diffusion direction, and it has an image at every position. A volume with
@@ -65,6 +65,7 @@ _ORDER: tuple[tuple[str, Callable[[Acquisition], Any]], ...] = (
     ("AcquisitionTime", lambda facts: facts.seconds),
     ("TriggerTime", lambda facts: facts.trigger_time),
     ("InstanceNumber", lambda facts: facts.instance_number),
+    ("DimensionIndexValues", lambda facts: facts.dimension_index),
 )
 #: What every image of one volume must agree on.
 _CONSTANT: tuple[tuple[str, Callable[[Acquisition], Any]], ...] = (
