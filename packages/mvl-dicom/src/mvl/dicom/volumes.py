@@ -21,7 +21,8 @@ evidence (:func:`arrange`):
    and taking as many values as a position holds images); volumes in its order;
 2. otherwise the order of acquisition: (0008,0032) 'Acquisition Time' (with its date, or
    the enhanced frames' (0018,9074) 'Frame Acquisition DateTime'), then (0018,1060)
-   'Trigger Time', then (0020,0013) 'Instance Number', then an enhanced frame's
+   'Trigger Time', then (0020,0012) 'Acquisition Number' (where it is no identity), then
+   (0020,0013) 'Instance Number', then an enhanced frame's
    (0020,9157) 'Dimension Index Values', then the frame order of a multi-frame object.
    When, in that order, each volume's images come one after the other (volume after
    volume, as scanners acquire), a volume ends where a position repeats; otherwise
@@ -64,6 +65,7 @@ _IDENTITIES: tuple[tuple[str, Callable[[Acquisition], Any]], ...] = (
 _ORDER: tuple[tuple[str, Callable[[Acquisition], Any]], ...] = (
     ("AcquisitionTime", lambda facts: facts.seconds),
     ("TriggerTime", lambda facts: facts.trigger_time),
+    ("AcquisitionNumber", lambda facts: facts.acquisition_number),
     ("InstanceNumber", lambda facts: facts.instance_number),
     ("DimensionIndexValues", lambda facts: facts.dimension_index),
 )
