@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import DATA, Case, phantom
+from harness import DATA, Case, phantom, run_dcm2niix
 
 SHAPE = (300, 512, 512)
 CT = DATA / "dicom-ct-300x512x512"
@@ -154,16 +152,6 @@ def _ours(folder: Path, workers: int = 1) -> Any:
     return volume.src_data
 
 
-def _dcm2niix(folder: Path) -> Any:
-    with tempfile.TemporaryDirectory() as output:
-        subprocess.run(
-            ["dcm2niix", "-z", "n", "-b", "n", "-o", output, "-f", "%s", str(folder)],
-            check=True,
-            capture_output=True,
-        )
-        return sorted(Path(output).iterdir())
-
-
 def _many_files() -> list[Path]:
     return sorted(path for path in _write_many().rglob("*.dcm"))
 
@@ -215,7 +203,7 @@ def cases() -> list[Case]:
         Case(load, "floor: raw bytes of every file", _raw_bytes, _ct_files),
     ]
     if shutil.which("dcm2niix"):
-        result.insert(2, Case(load, "dcm2niix (subprocess, both series)", _dcm2niix, _write_ct, repeat=3))
+        result.insert(2, Case(load, "dcm2niix (subprocess, both series)", run_dcm2niix, _write_ct, repeat=3))
     result += [
         Case(listing, "pydicom dcmread of every file", _dcmread_every_file, _many_files, baseline=True, repeat=3),
         Case(listing, "pydicom dcmread(stop_before_pixels) of every file", _pydicom_headers, _many_files, repeat=3),

@@ -12,13 +12,11 @@ voxels as one Enhanced CT object with a Temporal Position Index per frame. Targe
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import DATA, Case
+from harness import DATA, Case, run_dcm2niix
 
 SHAPE = (64, 64, 36, 200)  # rows, columns, slices, volumes
 CLASSIC = DATA / "dicom-4d-64x64x36x200"
@@ -106,23 +104,15 @@ def _ours(path: Path) -> Any:
     return volume.src_data
 
 
-def _dcm2niix(path: Path) -> Any:
-    with tempfile.TemporaryDirectory() as output:
-        subprocess.run(
-            ["dcm2niix", "-z", "n", "-b", "n", "-o", output, "-f", "%s", str(path)],
-            check=True,
-            capture_output=True,
-        )
-        return sorted(Path(output).iterdir())
-
-
 def cases() -> list[Case]:
     classic = f"dicom 4D: 64x64x36 x 200 volumes int16, 7200 single-frame files (output {OUTPUT_MB:.0f} MB)"
     enhanced = f"dicom 4D: the same as one enhanced object of 7200 frames (output {OUTPUT_MB:.0f} MB)"
     have_dcm2niix = shutil.which("dcm2niix") is not None
     result = []
     if have_dcm2niix:
-        result.append(Case(classic, "dcm2niix -z n (subprocess)", _dcm2niix, _write_classic, baseline=True, repeat=3))
+        result.append(
+            Case(classic, "dcm2niix -z n (subprocess)", run_dcm2niix, _write_classic, baseline=True, repeat=3)
+        )
     result += [
         Case(
             classic,
@@ -135,7 +125,9 @@ def cases() -> list[Case]:
         Case(classic, "mvl.dicom open_stack", _ours, _write_classic, repeat=3),
     ]
     if have_dcm2niix:
-        result.append(Case(enhanced, "dcm2niix -z n (subprocess)", _dcm2niix, _write_enhanced, baseline=True, repeat=3))
+        result.append(
+            Case(enhanced, "dcm2niix -z n (subprocess)", run_dcm2niix, _write_enhanced, baseline=True, repeat=3)
+        )
     result += [
         Case(
             enhanced,

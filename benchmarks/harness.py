@@ -99,3 +99,15 @@ def phantom(shape: tuple[int, int, int] = (300, 512, 512), seed: int = 0) -> np.
     data = np.clip(volume, -1024, 3071).astype(np.int16)
     np.save(path, data)
     return data
+
+
+def run_dcm2niix(path: Path) -> list[Path]:
+    """dcm2niix converting `path` to uncompressed NIfTI in a scratch folder (a subprocess), as users run it."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as output:
+        subprocess.run(
+            ["dcm2niix", "-z", "n", "-b", "n", "-o", output, "-f", "%s", str(path)], check=True, capture_output=True
+        )
+        return sorted(Path(output).iterdir())

@@ -22,6 +22,7 @@ from . import elements as el
 from . import vendor
 from .frame import Frame
 from .headers import Header
+from .selection import normalized
 
 __all__ = ["Acquisition", "acquisition_of", "complex_kind"]
 
@@ -280,13 +281,7 @@ class _Reader:
 
     def values(self, keyword: str) -> list[Any]:
         value = self.raw(keyword)
-        if value is None or value == "":
-            return []
-        if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-            return list(value)
-        if isinstance(value, str) and "\\" in value:
-            return value.split("\\")
-        return [value]
+        return [] if value == "" else normalized(value)
 
     def text(self, keyword: str) -> str | None:
         parts = [str(part).strip() for part in self.values(keyword)]

@@ -11,21 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mvl.coords.formats import (
-    ALLOW_INCOMPLETE_VOLUMES,
-    ALLOW_MIXED_ORIENTATIONS,
-    ALLOW_NONUNIFORM_SPACING,
-    PHILIPS_SCALING,
-    PROGRESS,
-    RECURSIVE,
-    SELECT,
-    SERIES_UID,
-    SKIP_BROKEN,
-    SPACING_TOLERANCE,
-    Format,
-    Inventory,
-    Part,
-)
+from mvl.coords.formats import LOAD_OPTIONS, Format, Inventory, Part
 
 from .magic import kind_of
 
@@ -117,19 +103,6 @@ FORMAT = Format(
     save=None,
     distribution="mvl-dicom",
     extra="dicom",
-    load_options=frozenset(
-        {
-            SERIES_UID,
-            RECURSIVE,
-            PROGRESS,
-            SELECT,
-            SKIP_BROKEN,
-            ALLOW_INCOMPLETE_VOLUMES,
-            ALLOW_MIXED_ORIENTATIONS,
-            ALLOW_NONUNIFORM_SPACING,
-            SPACING_TOLERANCE,
-            PHILIPS_SCALING,
-        }
-    ),
+    load_options=LOAD_OPTIONS,  # open_stack takes every one (tests/test_plugin.py)
     parts="mvl.dicom.plugin:parts",
 )
