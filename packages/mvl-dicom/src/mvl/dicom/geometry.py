@@ -303,7 +303,7 @@ def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool)
         if orientation is None:
             orientation = checked[id(frame.orientation)] = _unit_orientation(frame, location)
         for reference, members in groups:
-            if np.max(np.abs(reference - orientation)) <= ORIENTATION_TOLERANCE:
+            if reference is orientation or np.max(np.abs(reference - orientation)) <= ORIENTATION_TOLERANCE:
                 members.append(frame)
                 break
         else:
@@ -337,7 +337,15 @@ def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool)
 
 
 def _check_sizes(frames: list[Frame], location: str) -> None:
-    size_of = {id(frame): (frame.header.integer(el.ROWS), frame.header.integer(el.COLUMNS)) for frame in frames}
+    decoded: dict[tuple[bytes | None, bytes | None, bool], tuple[int | None, int | None]] = {}
+    size_of = {}
+    for frame in frames:  # thousands of files, a few distinct raw values
+        header = frame.header
+        raw = (header.values.get(el.ROWS), header.values.get(el.COLUMNS), header.little_endian)
+        size = decoded.get(raw)
+        if size is None:
+            size = decoded[raw] = (header.integer(el.ROWS), header.integer(el.COLUMNS))
+        size_of[id(frame)] = size
     sizes = Counter(size_of.values())
     if len(sizes) > 1:
         summary = "; ".join(
@@ -360,9 +368,11 @@ def _check_sizes(frames: list[Frame], location: str) -> None:
             f"{_round(spacings[off[0]])} in {names(different)}, but {_round(common)} in {names(same)}",
             path=location,
         )
-    references = Counter(frame.header.text(el.FRAME_OF_REFERENCE_UID) for frame in frames) - Counter(
-        {None: len(frames)}
-    )
+    raw_references = Counter(frame.header.values.get(el.FRAME_OF_REFERENCE_UID) for frame in frames)
+    references: Counter[str | None] = Counter()
+    for uid, count in raw_references.items():
+        references[el.decode_text(uid)] += count
+    references -= Counter({None: len(frames)})
     if len(references) > 1:
         raise GeometryError(
             f"{el.describe(el.FRAME_OF_REFERENCE_UID)} differs between the images of the series "

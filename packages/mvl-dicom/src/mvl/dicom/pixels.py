@@ -21,6 +21,7 @@ anything is read.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -414,14 +415,30 @@ def _rescale_in_place(raw: NDArray[Any], slope: int, intercept: int) -> None:
         np.add(unsigned, unsigned.dtype.type(intercept % 2**bits), out=unsigned)
 
 
+def _descriptor(stream: BinaryIO) -> int | None:
+    """The file descriptor of a file on disk, for positional reads; None for streams in memory."""
+    if not hasattr(os, "preadv"):  # pragma: no cover - Windows
+        return None
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
 def _read_native(stream: BinaryIO, header: Header, layout: PixelLayout, index: int, target: NDArray[Any]) -> None:
     pixel = header.pixel
     assert pixel is not None and pixel.offset is not None
     view = target.reshape(-1).view(np.uint8).data  # the slot's own memory: it is contiguous
-    stream.seek(pixel.offset + index * layout.frame_bytes)
+    start = pixel.offset + index * layout.frame_bytes
+    descriptor = _descriptor(stream)
+    if descriptor is None:
+        stream.seek(start)
     done = 0
     while done < layout.frame_bytes:
-        count = stream.readinto(view[done:])  # type: ignore[attr-defined]
+        if descriptor is not None:  # one system call, no seek
+            count = os.preadv(descriptor, [view[done:]], start + done)
+        else:
+            count = stream.readinto(view[done:])  # type: ignore[attr-defined]
         if not count:
             raise FormatError(
                 f"the pixel data of frame {index + 1} ends after {done} of {layout.frame_bytes} bytes (truncated)",
