@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -114,7 +115,9 @@ def add_load_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(item.flag, dest=destination, type=_TYPES[item.option], help=item.help)
 
 
-def load_options(args: argparse.Namespace, fmt: Format, formats: Mapping[str, Format], path: object) -> dict[str, Any]:
+def load_options(
+    args: argparse.Namespace, fmt: Format, formats: Mapping[str, Format], path: str | os.PathLike[str]
+) -> dict[str, Any]:
     """The load options the flags in `args` ask for; an error if `fmt` does not take one of them."""
     options: dict[str, Any] = {}
     for item in FLAGS:

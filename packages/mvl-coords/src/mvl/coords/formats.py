@@ -17,28 +17,33 @@ Options
     to the volume's ``system``). The other options a format understands are declared,
     so that callers pass them only where they mean something:
 
-    ========================  =========================================================
-    :data:`SRC_SYSTEM`        save option ``src_system``: True writes the world in the
-                              volume's ``src_system``, False in its ``system`` (a format
-                              that states its world system, such as NRRD's ``space``)
-    :data:`THREADS`           save option ``threads``: the compression threads the saver
-                              may use (passed on to :func:`mvl.coords.compression.write_gzip`)
-    :data:`SERIES_UID`        load option ``series_uid``: which of the series at a path
-    :data:`RECURSIVE`         load option ``recursive``: whether the series' files lie in
-                              sub-folders of the path
-    :data:`PROGRESS`          load option ``progress``: a ``progress(phase, done, total)``
-                              callback for long loads
-    :data:`SELECT`            load option ``select``: keep the images whose attributes
-                              have these values (a mapping of names to values)
-    :data:`SKIP_BROKEN`       load option ``skip_broken``: skip unreadable files, warning
-    ``ALLOW_*``               load options ``allow_incomplete_volumes``,
-                              ``allow_mixed_orientations``, ``allow_nonuniform_spacing``:
-                              load what the checks refuse by default, warning
-    :data:`SPACING_TOLERANCE` load option ``spacing_tolerance``: the largest slice-position
-                              deviation accepted, as a fraction of the step
-    :data:`PHILIPS_SCALING`   load option ``philips_scaling``: ``"standard"`` or
-                              ``"precise"`` values of Philips data
-    ========================  =========================================================
+    ============================  ========================================================
+    :data:`SRC_SYSTEM`            save option ``src_system``: True writes the world in the
+                                  volume's ``src_system``, False in its ``system`` (a
+                                  format that states its world system, such as NRRD's
+                                  ``space``)
+    :data:`THREADS`               save option ``threads``: the compression threads the
+                                  saver may use (passed on to
+                                  :func:`mvl.coords.compression.write_gzip`)
+    :data:`SERIES_UID`            load option ``series_uid``: which of the series at a
+                                  path
+    :data:`RECURSIVE`             load option ``recursive``: whether the series' files lie
+                                  in sub-folders of the path
+    :data:`PROGRESS`              load option ``progress``: a ``progress(phase, done,
+                                  total)`` callback for long loads
+    :data:`SELECT`                load option ``select``: keep the images whose attributes
+                                  have these values (a mapping of names to values)
+    :data:`SKIP_BROKEN`           load option ``skip_broken``: skip unreadable files,
+                                  warning
+    ``ALLOW_*``                   load options ``allow_incomplete_volumes``,
+                                  ``allow_mixed_orientations``,
+                                  ``allow_nonuniform_spacing``: load what the checks
+                                  refuse by default, warning
+    :data:`SPACING_TOLERANCE`     load option ``spacing_tolerance``: the largest slice-
+                                  position deviation accepted, as a fraction of the step
+    :data:`PHILIPS_SCALING`       load option ``philips_scaling``: ``"standard"`` or
+                                  ``"precise"`` values of Philips data
+    ============================  ========================================================
 
 Parts (batch discovery)
     An input's *parts* are the inputs a batch converts from it, each a :class:`Part`. A
