@@ -16,11 +16,20 @@ from dataclasses import dataclass, field
 from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError
 
 from . import elements as el
-from .headers import Header, scan_header
+from .headers import Header, UnreadableHeader, scan_header
 from .limits import Limits
 from .sources import Member, PrefixReader, Source
 
-__all__ = ["Scan", "SeriesChoice", "choose_series", "describe_series", "scan_source"]
+__all__ = [
+    "Scan",
+    "SeriesChoice",
+    "check_seed",
+    "choose_series",
+    "describe_series",
+    "handle_broken",
+    "relevant_broken",
+    "scan_source",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -183,3 +192,63 @@ def choose_series(scan: Scan, *, location: str, seed: str | None, series_uid: st
             )
         )
     return choice
+
+
+def check_seed(scan: Scan, seed: str | None) -> None:
+    """A file the user named must be readable, whatever else is skipped."""
+    for member, error in scan.broken:
+        if member.key == seed:
+            raise error
+
+
+def relevant_broken(
+    scan: Scan, uid: str | None, sloppy: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
+) -> list[tuple[Member, MvlError]]:
+    """Unreadable files that may be of the chosen series; DICOM files with broken headers of no known
+    part in it are skipped with one warning.
+
+    A file with the DICOM magic whose header cannot be parsed is of the chosen series
+    when its (0020,000E) 'Series Instance UID' was read and is the chosen one; one whose
+    series could not be read is skipped like the files of other series (had it held a
+    slice, the spacing check says so). Files that cannot be read at all (I/O errors,
+    damaged archive members) and every file with ``sloppy`` stay relevant.
+    """
+    relevant = []
+    others = []
+    for member, error in scan.broken:
+        other = getattr(error, "series_uid", None)
+        if sloppy or not isinstance(error, UnreadableHeader) or (other is not None and other == uid):
+            relevant.append((member, error))
+        else:
+            others.append((member, error, other))
+    if others:
+        shown = ", ".join(
+            f"{member.key} ({'series ' + other if other else 'series unreadable'})" for member, _, other in others[:5]
+        )
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        collected.append(
+            (
+                FormatWarning,
+                f"{location}: skipped {len(others)} DICOM file(s) whose header cannot be read and that are not known "
+                f"to be of the loaded series: "
+                f"{shown}{more} (first: {others[0][1].message})",
+            )
+        )
+    return relevant
+
+
+def handle_broken(
+    broken: list[tuple[Member, MvlError]], skip: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
+) -> list[str]:
+    if not broken:
+        return []
+    if not skip:
+        member, error = broken[0]
+        more = f" ({len(broken) - 1} more unreadable files)" if len(broken) > 1 else ""
+        raise type(error)(
+            f"{error.message}{more}; pass skip_broken=True to skip unreadable files", path=error.path or member.name
+        ) from error
+    names = [member.key for member, _ in broken]
+    reasons = "; ".join(str(error) for _, error in broken[:3])
+    collected.append((FormatWarning, f"{location}: skipped {len(names)} unreadable DICOM file(s): {reasons}"))
+    return names

@@ -13,6 +13,7 @@ links to folders are not descended into.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from mvl.coords import InputError
+from mvl.coords import InputError, MvlError
 
 __all__ = ["FolderSource", "Member", "PrefixReader", "Source", "open_regular", "read_fully"]
 
@@ -131,6 +132,23 @@ class Source(ABC):
 
         Calls may run concurrently (threads) and in any order.
         """
+
+    def same_bytes(self, members: Sequence[Member]) -> bool:
+        """Whether the files hold the same bytes (read in full; for one error message, not for loading).
+
+        False for a single file, and when a file cannot be read.
+        """
+        unique = list({member.key: member for member in members}.values())
+        digests: dict[str, bytes] = {}
+
+        def digest(member: Member, stream: BinaryIO) -> None:
+            digests[member.key] = hashlib.sha256(stream.read()).digest()
+
+        try:
+            self.read(unique, digest, 1)
+        except (MvlError, OSError):
+            return False
+        return len(unique) > 1 and len(digests) == len(unique) and len(set(digests.values())) == 1
 
     def count(self) -> int | None:
         """The number of members if known without reading the input (for progress), else None."""

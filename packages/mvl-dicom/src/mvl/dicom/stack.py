@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,14 +20,14 @@ from .acquisition import acquisition_of
 from .frame import Frame, attribute_tag
 from .frames import frames_of
 from .geometry import DEFAULT_SPACING_TOLERANCE, stack_geometry
-from .headers import Header, UnreadableHeader
+from .headers import Header
 from .inputs import open_source
 from .kinds import chosen_kind, kinds_message, split_kinds
 from .limits import DEFAULT_LIMITS, Limits
 from .pixels import PixelLayout, check_decoders, layout_of, plan_output, read_frames
 from .progress import ProgressCallback, reporter
 from .selection import Selector, select_frames
-from .series import Scan, choose_series, scan_source
+from .series import check_seed, choose_series, handle_broken, relevant_broken, scan_source
 from .sources import FolderSource, Member, Source
 from .vendor import PRIVATE_TAGS, philips_precise_rescale
 from .volumes import VolumeInfo, volume_table
@@ -355,10 +354,10 @@ def _load(
             limits=options.limits,
             tick=counter.tick,
         )
-    _check_seed(scan, seed)
+    check_seed(scan, seed)
     choice = choose_series(scan, location=location, seed=seed, series_uid=options.series_uid, sloppy=options.sloppy)
     collected += choice.warnings
-    broken = _relevant_broken(scan, choice.uid, options.sloppy, location, collected)
+    broken = relevant_broken(scan, choice.uid, options.sloppy, location, collected)
     frames: list[Frame] = []
     layouts: dict[int, PixelLayout] = {}
     for header in choice.headers:
@@ -369,7 +368,7 @@ def _load(
             if header.member.key == seed:
                 raise
             broken.append((header.member, error))
-    skipped = _handle_broken(broken, options.skip_broken, location, collected)
+    skipped = handle_broken(broken, options.skip_broken, location, collected)
     if skipped:
         gone = set(skipped)
         frames = [frame for frame in frames if frame.header.member.key not in gone]
@@ -392,7 +391,7 @@ def _load(
         allow_nonuniform_spacing=options.allow_nonuniform_spacing,
         allow_incomplete_volumes=options.allow_incomplete_volumes,
         facts=facts,
-        identical=_same_bytes(source),
+        identical=lambda frames: source.same_bytes([frame.header.member for frame in frames]),
     )
     collected += geometry.warnings
     frames = geometry.frames
@@ -423,25 +422,6 @@ def _load(
     return data.reshape(count, data.shape[0] // count, *data.shape[1:]), geometry.transformation, stack
 
 
-def _same_bytes(source: Source) -> Callable[[Sequence[Frame]], bool]:
-    """``identical(frames)``: whether the frames' files hold the same bytes (read for one message only)."""
-
-    def identical(frames: Sequence[Frame]) -> bool:
-        digests: dict[str, bytes] = {}
-
-        def digest(member: Member, stream: BinaryIO) -> None:
-            digests[member.key] = hashlib.sha256(stream.read()).digest()
-
-        members = list({frame.header.member.key: frame.header.member for frame in frames}.values())
-        try:
-            source.read(members, digest, 1)
-        except (MvlError, OSError):
-            return False
-        return len(members) > 1 and len(digests) == len(members) and len(set(digests.values())) == 1
-
-    return identical
-
-
 def _use_philips_scaling(frames: list[Frame], location: str, collected: list[tuple[type[MvlWarning], str]]) -> None:
     """Replace each frame's rescale by Philips' precise one where its files state the scale slope."""
     without = []
@@ -459,66 +439,6 @@ def _use_philips_scaling(frames: list[Frame], location: str, collected: list[tup
                 "Philips scale slope (2005,100E); they keep the standard rescale",
             )
         )
-
-
-def _check_seed(scan: Scan, seed: str | None) -> None:
-    """A file the user named must be readable, whatever else is skipped."""
-    for member, error in scan.broken:
-        if member.key == seed:
-            raise error
-
-
-def _relevant_broken(
-    scan: Scan, uid: str | None, sloppy: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
-) -> list[tuple[Member, MvlError]]:
-    """Unreadable files that may be of the chosen series; DICOM files with broken headers of no known
-    part in it are skipped with one warning.
-
-    A file with the DICOM magic whose header cannot be parsed is of the chosen series
-    when its (0020,000E) 'Series Instance UID' was read and is the chosen one; one whose
-    series could not be read is skipped like the files of other series (had it held a
-    slice, the spacing check says so). Files that cannot be read at all (I/O errors,
-    damaged archive members) and every file with ``sloppy`` stay relevant.
-    """
-    relevant = []
-    others = []
-    for member, error in scan.broken:
-        other = getattr(error, "series_uid", None)
-        if sloppy or not isinstance(error, UnreadableHeader) or (other is not None and other == uid):
-            relevant.append((member, error))
-        else:
-            others.append((member, error, other))
-    if others:
-        shown = ", ".join(
-            f"{member.key} ({'series ' + other if other else 'series unreadable'})" for member, _, other in others[:5]
-        )
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-        collected.append(
-            (
-                FormatWarning,
-                f"{location}: skipped {len(others)} DICOM file(s) whose header cannot be read and that are not known "
-                f"to be of the loaded series: "
-                f"{shown}{more} (first: {others[0][1].message})",
-            )
-        )
-    return relevant
-
-
-def _handle_broken(
-    broken: list[tuple[Member, MvlError]], skip: bool, location: str, collected: list[tuple[type[MvlWarning], str]]
-) -> list[str]:
-    if not broken:
-        return []
-    if not skip:
-        member, error = broken[0]
-        more = f" ({len(broken) - 1} more unreadable files)" if len(broken) > 1 else ""
-        raise type(error)(
-            f"{error.message}{more}; pass skip_broken=True to skip unreadable files", path=error.path or member.name
-        ) from error
-    names = [member.key for member, _ in broken]
-    reasons = "; ".join(str(error) for _, error in broken[:3])
-    collected.append((FormatWarning, f"{location}: skipped {len(names)} unreadable DICOM file(s): {reasons}"))
-    return names
 
 
 def _reader(source: Any, workers: int) -> Callable[[Sequence[Header], Callable[[Header, BinaryIO], None]], None]:
