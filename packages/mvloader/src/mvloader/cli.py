@@ -112,7 +112,7 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         return 0
     for record in records:
         record["size"] = f"{record.get('rows')}x{record.get('columns')}" if record.get("rows") else "?"
-        record["kinds"] = ", ".join(record.get("kinds") or ())
+        record["kinds"] = "; ".join(record.get("kinds") or ())
     wanted = [
         "uid",
         "number",
