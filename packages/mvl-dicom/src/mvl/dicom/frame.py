@@ -114,8 +114,11 @@ class Frame:
             If `key` is neither a keyword nor a tag.
         """
         tag = attribute_tag(key)
-        if self.groups or self.values is not None:
-            found = self.group_values().get(tag)
+        values = self.values
+        if values is None and self.groups:
+            values = self.group_values()
+        if values is not None:
+            found = values.get(tag)
             if found is not None:
                 return found
         return top_level_value(self.header, tag)

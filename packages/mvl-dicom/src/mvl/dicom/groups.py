@@ -184,7 +184,7 @@ class _Reader:
         self.little = walker.little
         self.implicit = walker.implicit
         self._item_header = IMPLICIT_LE if walker.little else IMPLICIT_BE
-        self._macros: dict[bytes, Macro] = {}
+        self._macros: dict[tuple[bytes, bool], Macro] = {}
 
     def items(self, sequence: ItemElement, depth: int) -> list[list[ItemElement]]:
         """The elements of every item of a sequence element (PS3.5 7.5)."""
@@ -217,13 +217,14 @@ class _Reader:
         previous = -1
         creators: dict[int, ItemElement] | None = None
         typed = []
+        names, implicit = _VR_NAMES, self.implicit
         for element in elements:
             tag, raw_vr, _, _, undefined = element
             if tag <= previous:
                 raise Uncertain(f"the elements of an item are not in ascending tag order at {el.describe(tag)}")
             previous = tag
-            if not self.implicit:
-                vr = raw_vr.decode("latin-1")
+            if not implicit:
+                vr = names.get(raw_vr) or raw_vr.decode("latin-1")
                 if vr == "UN":
                     if undefined or not tag >> 16 & 1:
                         raise Uncertain(f"{el.describe(tag)} has the value representation UN")
@@ -266,8 +267,7 @@ class _Reader:
             if vr != "SQ":
                 self.value(element, vr)  # what pydicom would fail on, this reader fails on
                 continue
-            raw = self.buffer[start : start + length]
-            key = raw + (b"\x01" if undefined else b"\x00")
+            key = (self.buffer[start : start + length], undefined)
             macro = self._macros.get(key)
             if macro is None:
                 macro = self._macro(element)
@@ -339,6 +339,7 @@ def _private_vr(tag: int, creator: str | None) -> str:
 
 
 _VRS: Final = _EMPTY_TEXT | _BYTES | frozenset(_BINARY) | {"DS", "IS", "SQ", "PN", "AT"}
+_VR_NAMES: Final = {vr.encode("ascii"): vr for vr in _VRS}
 
 
 def decode_value(vr: str, raw: bytes, little: bool) -> Any:

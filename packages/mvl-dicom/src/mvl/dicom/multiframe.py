@@ -84,6 +84,18 @@ _MACRO_KEYWORDS: Final = {
 }
 #: ``lookup(frame, macro, tag)``: the value of `tag` in the frame's `macro`, per-frame item first; None if absent.
 _Lookup: TypeAlias = Callable[[int, int, int], Any]
+#: Decoded geometry vectors by tag, length and values, shared (read-only) between the frames of one object.
+_Vectors: TypeAlias = dict[tuple[int, int, tuple[float, ...]], NDArray[np.float64]]
+#: Of one frame: position, orientation, spacing, thickness, spacing between slices, slope, intercept (None: not stated).
+_Geometry: TypeAlias = tuple[
+    NDArray[np.float64] | None,
+    NDArray[np.float64] | None,
+    tuple[float, float] | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+]
 
 
 def _functional_group_frames(header: Header, count: int) -> list[Frame]:
@@ -102,16 +114,23 @@ def _walked_frames(header: Header, count: int, groups: FunctionalGroups) -> list
     if groups.per_frame and len(groups.per_frame) != count:
         raise _count_error(header, len(groups.per_frame), count)
     header.top_level = groups.top_level
-    if groups.per_frame:
-        values = groups.values
-        macro_value = groups.macro_value
-    else:
-        values = groups.values * count
+    values = groups.values if groups.per_frame else groups.values * count
+    per_frame = groups.per_frame
+    known: dict[tuple[int, ...], _Geometry] = {}
 
-        def macro_value(index: int | None, sequence: int, tag: int) -> Any:
-            return groups.macro_value(None, sequence, tag)
+    def lookup(index: int, sequence: int, tag: int) -> Any:
+        return groups.macro_value(index if per_frame else None, sequence, tag)
 
-    frames = _frames(header, count, macro_value)
+    def geometry(index: int, name: str, vectors: _Vectors) -> _Geometry:
+        # frames whose geometry macros are the same objects (the same bytes) have the same geometry
+        macros = per_frame[index] if per_frame else {}
+        key = tuple(id(macros.get(sequence)) for sequence in _MACRO_KEYWORDS)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = _geometry(lookup, index, name, vectors)
+        return found
+
+    frames = _frames(header, count, geometry)
     for frame, mapping in zip(frames, values, strict=True):
         frame.values = mapping
     return frames
@@ -132,11 +151,14 @@ def _pydicom_frames(header: Header, count: int) -> list[Frame]:
         raise _count_error(header, len(per_frame), count)
     items = [(item, *shared) for item in per_frame] if per_frame else [tuple(shared)] * count
 
-    def macro_value(index: int, sequence: int, tag: int) -> Any:
+    def lookup(index: int, sequence: int, tag: int) -> Any:
         return _macro_value(items[index], sequence, tag)
 
+    def geometry(index: int, name: str, vectors: _Vectors) -> _Geometry:
+        return _geometry(lookup, index, name, vectors)
+
     try:
-        frames = _frames(header, count, macro_value)
+        frames = _frames(header, count, geometry)
         for frame, groups in zip(frames, items, strict=True):
             frame.groups = groups
             frame.group_values()  # decoded now: what pydicom cannot decode is an error naming the file
@@ -175,39 +197,54 @@ def _floats(value: Any) -> list[float] | None:
         return None
 
 
-def _frames(header: Header, count: int, lookup: _Lookup) -> list[Frame]:
-    """One frame per index, its geometry and rescale from `lookup`, the top level where the macros are silent."""
+def _frames(header: Header, count: int, geometry: Callable[[int, str, _Vectors], _Geometry]) -> list[Frame]:
+    """One frame per index, its geometry and rescale from its macros, the top level's where they are silent."""
     top_position = geometry_value(header, el.IMAGE_POSITION, 3)
     top_orientation = geometry_value(header, el.IMAGE_ORIENTATION, 6)
     top_spacing = spacing_value(header)
     top_slope, top_intercept = rescale_of(header)
     top_thickness = el.first(header.floats(el.SLICE_THICKNESS))
     top_between = el.first(header.floats(el.SPACING_BETWEEN_SLICES))
-    vectors: dict[tuple[int, int, tuple[float, ...]], NDArray[np.float64]] = {}
+    vectors: _Vectors = {}
     frames = []
     for index in range(count):
-        name = f"{header.name} (frame {index + 1})"
-        position = _vector(lookup, index, PLANE_POSITION, el.IMAGE_POSITION, 3, name, vectors)
-        orientation = _vector(lookup, index, PLANE_ORIENTATION, el.IMAGE_ORIENTATION, 6, name, vectors)
-        spacing = _vector(lookup, index, PIXEL_MEASURES, el.PIXEL_SPACING, 2, name, vectors)
-        thickness = _floats(lookup(index, PIXEL_MEASURES, el.SLICE_THICKNESS))
-        between = _floats(lookup(index, PIXEL_MEASURES, el.SPACING_BETWEEN_SLICES))
-        slope = _floats(lookup(index, PIXEL_VALUE_TRANSFORMATION, el.RESCALE_SLOPE))
-        intercept = _floats(lookup(index, PIXEL_VALUE_TRANSFORMATION, el.RESCALE_INTERCEPT))
+        position, orientation, spacing, thickness, between, slope, intercept = geometry(
+            index, f"{header.name} (frame {index + 1})", vectors
+        )
         frames.append(
             Frame(
                 header=header,
                 index=index,
                 position=top_position if position is None else position,
                 orientation=top_orientation if orientation is None else orientation,
-                spacing=top_spacing if spacing is None else (float(spacing[0]), float(spacing[1])),
-                thickness=thickness[0] if thickness else top_thickness,
-                spacing_between=between[0] if between else top_between,
-                slope=slope[0] if slope else top_slope,
-                intercept=intercept[0] if intercept else top_intercept,
+                spacing=top_spacing if spacing is None else spacing,
+                thickness=top_thickness if thickness is None else thickness,
+                spacing_between=top_between if between is None else between,
+                slope=top_slope if slope is None else slope,
+                intercept=top_intercept if intercept is None else intercept,
             )
         )
     return frames
+
+
+def _geometry(lookup: _Lookup, index: int, name: str, vectors: _Vectors) -> _Geometry:
+    """What the macros of frame `index` say of its geometry and rescale; None for what they do not say."""
+    position = _vector(lookup, index, PLANE_POSITION, el.IMAGE_POSITION, 3, name, vectors)
+    orientation = _vector(lookup, index, PLANE_ORIENTATION, el.IMAGE_ORIENTATION, 6, name, vectors)
+    spacing = _vector(lookup, index, PIXEL_MEASURES, el.PIXEL_SPACING, 2, name, vectors)
+    thickness = _floats(lookup(index, PIXEL_MEASURES, el.SLICE_THICKNESS))
+    between = _floats(lookup(index, PIXEL_MEASURES, el.SPACING_BETWEEN_SLICES))
+    slope = _floats(lookup(index, PIXEL_VALUE_TRANSFORMATION, el.RESCALE_SLOPE))
+    intercept = _floats(lookup(index, PIXEL_VALUE_TRANSFORMATION, el.RESCALE_INTERCEPT))
+    return (
+        position,
+        orientation,
+        None if spacing is None else (float(spacing[0]), float(spacing[1])),
+        thickness[0] if thickness else None,
+        between[0] if between else None,
+        slope[0] if slope else None,
+        intercept[0] if intercept else None,
+    )
 
 
 def _vector(
@@ -217,7 +254,7 @@ def _vector(
     tag: int,
     count: int,
     name: str,
-    vectors: dict[tuple[int, int, tuple[float, ...]], NDArray[np.float64]],
+    vectors: _Vectors,
 ) -> NDArray[np.float64] | None:
     """A checked geometry vector of one frame; frames with the same values share one read-only array."""
     value = lookup(index, sequence, tag)
