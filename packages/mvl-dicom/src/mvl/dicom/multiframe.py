@@ -138,9 +138,13 @@ def _walked_frames(header: Header, count: int, groups: FunctionalGroups) -> list
 
 def _pydicom_frames(header: Header, count: int) -> list[Frame]:
     """The frames as pydicom reads the functional groups: for what the walker is not certain of."""
-    from pydicom.errors import BytesLengthException
+    from pydicom.errors import BytesLengthException, InvalidDicomError
 
-    failures = (BytesLengthException, EOFError, OSError, ValueError, struct.error, KeyError, TypeError, IndexError)
+    # What pydicom raises on functional groups it cannot read (as for headers: mvl.dicom.headers)
+    failures = (
+        InvalidDicomError, BytesLengthException, EOFError, OSError, ValueError, struct.error, KeyError, TypeError,
+        OverflowError, NotImplementedError, IndexError,
+    )  # fmt: skip
     try:
         dataset = header.load_dataset()
         per_frame = list(dataset.get("PerFrameFunctionalGroupsSequence") or [])
