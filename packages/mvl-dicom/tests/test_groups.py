@@ -33,6 +33,7 @@ from mvl.dicom.walk import Fallback
 REALDATA = Path(os.environ.get("MVL_REALDATA", Path(__file__).resolve().parents[4] / "shared" / "realdata"))
 REAL_FOLDERS = ("dcm_qa_enh/In", "dcm_qa_xa30/In")
 PYDICOM_FILES = ("eCT_Supplemental.dcm", "liver.dcm", "liver_expb.dcm", "liver_1frame.dcm", "liver_expb_1frame.dcm")
+REAL_FIELD_MAP = "dcm_qa_xa30/In/9_gre_field_mapping"
 KEEP = el.IMAGE_TAGS | vendor.PRIVATE_TAGS
 
 
@@ -288,7 +289,8 @@ def _real_enhanced() -> list[Any]:
     for folder in REAL_FOLDERS:
         found += sorted(path for path in (REALDATA / folder).rglob("*") if path.is_file())
     if not found:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"no files in {REALDATA}/{{{','.join(REAL_FOLDERS)}}}"))]
+        reason = f"no files in {', '.join(str(REALDATA / folder) for folder in REAL_FOLDERS)}"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="realdata-empty")]
     return [pytest.param(path, id=str(path.relative_to(REALDATA))) for path in found]
 
 
@@ -304,7 +306,7 @@ def test_real_enhanced_objects(path):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("folder", ["dcm_qa_enh/In/Philips", "dcm_qa_enh/In/Siemens/XA10", "dcm_qa_xa30/In/9_gre_field_mapping"])
+@pytest.mark.parametrize("folder", ["dcm_qa_enh/In/Philips", "dcm_qa_enh/In/Siemens/XA10", REAL_FIELD_MAP])
 def test_real_enhanced_series_load_the_same(folder, monkeypatch):
     if not (REALDATA / folder).is_dir():
         pytest.skip(f"no real data at {REALDATA / folder}")

@@ -191,7 +191,7 @@ class _Reader:
         _, _, start, length, undefined = sequence
         end = start + length
         position = start
-        found = []
+        found: list[list[ItemElement]] = []
         walker, unpack = self.walker, self._item_header
         while True:
             if not undefined and position >= end:

@@ -264,7 +264,8 @@ def _vector(
     value = lookup(index, sequence, tag)
     values = _floats(value)
     if value is not None and values is None:
-        raise GeometryError(f"{el.describe(tag)} in {_MACRO_KEYWORDS[sequence]} holds {value!r}, not numbers", path=name)
+        macro = _MACRO_KEYWORDS[sequence]
+        raise GeometryError(f"{el.describe(tag)} in {macro} holds {value!r}, not numbers", path=name)
     if values is None:
         return None
     key = (tag, count, tuple(values))

@@ -65,7 +65,8 @@ _UNPACKERS: Final = {
 
 #: Where the walk records the elements it is asked to find: tag to (value start, length).
 Found: TypeAlias = dict[int, tuple[int, int]]
-#: One element of an item, as :meth:`Walker.item_elements` lists it: tag, VR, value start, bytes spanned, undefined length.
+#: One element of an item, as :meth:`Walker.item_elements` lists it: tag, VR, value start,
+#: bytes spanned, undefined length.
 ItemElement: TypeAlias = tuple[int, bytes, int, int, bool]
 _NOTHING: Final[frozenset[int]] = frozenset()
 
