@@ -116,7 +116,7 @@ class Acquisition:
 
 def acquisition_of(frame: Frame) -> Acquisition:
     """Read the :class:`Acquisition` values of one frame."""
-    if not frame.groups and frame.header.dataset is None:
+    if not frame.groups and frame.values is None and frame.header.dataset is None:
         return _single_frame_acquisition(frame)
     read = _Reader(frame)
     image_type = read.text("FrameType") or read.text("ImageType")

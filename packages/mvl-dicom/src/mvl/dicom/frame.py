@@ -14,7 +14,8 @@ Frames also answer :meth:`Frame.attribute`, by DICOM keyword, for choosing among
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 from mvl.coords import FormatError, GeometryError
 
 from . import elements as el
+from .groups import PYDICOM
 from .headers import Header
 from .vendor import vr_of_private
 
@@ -65,7 +67,12 @@ class Frame:
     slope, intercept : float
         The rescale to real values (PS3.3 C.11.1.1.2); 1 and 0 when absent.
     groups : tuple of pydicom Dataset
-        Its per-frame then shared functional group items (multi-frame objects only).
+        Its per-frame then shared functional group items, where pydicom read them
+        (multi-frame objects only); empty where :mod:`.groups` did.
+    values : mapping of int to Any or None
+        Its functional group values by tag as :mod:`.groups` decoded them, which
+        :meth:`group_values` returns (shared with other frames: not to be modified); None
+        for single-frame files and where pydicom read the groups.
     """
 
     header: Header
@@ -79,6 +86,7 @@ class Frame:
     intercept: float = 0.0
     groups: tuple[Dataset, ...] = field(default=(), repr=False)
     _group_values: dict[int, Any] | None = field(default=None, repr=False, init=False)
+    values: Mapping[int, Any] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -106,19 +114,25 @@ class Frame:
             If `key` is neither a keyword nor a tag.
         """
         tag = attribute_tag(key)
-        if self.groups:
-            found = self.group_values().get(tag)
+        values = self.values
+        if values is None and self.groups:
+            values = self.group_values()
+        if values is not None:
+            found = values.get(tag)
             if found is not None:
                 return found
         return top_level_value(self.header, tag)
 
-    def group_values(self) -> dict[int, Any]:
+    def group_values(self) -> Mapping[int, Any]:
         """The values in the frame's functional group macros by tag, the first found winning.
 
         Searched as :meth:`attribute` describes (per-frame before shared, each macro
         before the sequences inside it), once per frame: a series looks up a dozen
-        attributes of each of its thousands of frames.
+        attributes of each of its thousands of frames. :attr:`values` where the walker
+        read them (PS3.3 C.7.6.16; sequences are searched, not values).
         """
+        if self.values is not None:
+            return self.values
         if self._group_values is None:
             found: dict[int, Any] = {}
             for item in self.groups:
@@ -127,6 +141,7 @@ class Frame:
         return self._group_values
 
 
+@functools.lru_cache(maxsize=1024)
 def attribute_tag(key: str) -> int:
     """The tag of a DICOM keyword, or of a tag written ``"(gggg,eeee)"`` or ``"gggg,eeee"``.
 
@@ -175,8 +190,15 @@ def top_level_value(header: Header, tag: int) -> Any:
     """A top-level element's value by tag, from the file's dataset or its kept raw values; None when absent.
 
     Private elements (odd groups) are decoded with the VR :mod:`.vendor` knows for them,
-    else as text.
+    else as text. An enhanced object whose functional groups the walker read answers
+    from every top-level element it decoded (:attr:`~mvl.dicom.headers.Header.top_level`),
+    and from pydicom's dataset for what it left to pydicom (sequences, unusual values).
     """
+    if header.dataset is None and header.top_level is not None:
+        value = header.top_level.get(tag)
+        if value is not PYDICOM:
+            return value
+        header.load_dataset()
     if header.dataset is not None:
         found = header.dataset.get(tag)
         return None if found is None else found.value

@@ -97,6 +97,10 @@ class Header:
         The file up to its pixel data element, when kept.
     dataset : pydicom.dataset.Dataset or None
         The header already parsed by pydicom (files that needed pydicom to read).
+    top_level : dict of int to Any or None
+        Every top-level element's decoded value, where :mod:`mvl.dicom.groups` read an
+        enhanced object's header (:data:`mvl.dicom.groups.PYDICOM` for those it leaves to
+        pydicom); None otherwise.
     """
 
     member: Member
@@ -108,6 +112,7 @@ class Header:
     pixel: PixelInfo | None
     header_bytes: bytes | None = None
     dataset: Dataset | None = field(default=None, repr=False)
+    top_level: dict[int, Any] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:

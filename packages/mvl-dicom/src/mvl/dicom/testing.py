@@ -322,6 +322,8 @@ def write_enhanced(
     shared_orientation: bool = True,
     temporal_index: bool = True,
     edit_frame: Callable[[Dataset, int, int], None] | None = None,
+    little_endian: bool = True,
+    implicit_vr: bool = False,
 ) -> Path:
     """Write `data` (R, C, S) or (R, C, S, T) as one Enhanced CT Image object with multi-frame functional groups.
 
@@ -347,6 +349,8 @@ def write_enhanced(
     edit_frame : callable, optional
         ``edit_frame(item, slice_index, volume_index)`` may change each frame's item of the
         Per-frame Functional Groups Sequence (add MR Echo or MR Diffusion macros, say).
+    little_endian, implicit_vr : bool, optional
+        The transfer syntax (explicit VR little endian by default).
 
     Returns
     -------
@@ -373,6 +377,8 @@ def write_enhanced(
         series_uid=generate_uid(),
         study_uid=generate_uid(),
         frame_of_reference=generate_uid(),
+        little_endian=little_endian,
+        implicit_vr=implicit_vr,
     )
     dataset.Rows, dataset.Columns = voxels.shape[:2]
     dataset.NumberOfFrames = count
@@ -424,8 +430,10 @@ def write_enhanced(
     )
     dataset.SharedFunctionalGroupsSequence = DicomSequence([shared])
     dataset.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
+    from pydicom import dcmwrite
+
     target = Path(path)
-    dataset.save_as(target, enforce_file_format=True)
+    dcmwrite(target, dataset, enforce_file_format=True)
     return target
 
 

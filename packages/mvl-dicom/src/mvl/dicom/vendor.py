@@ -120,7 +120,10 @@ def private_value(header: Header, group_values: Mapping[int, Any], element: Priv
     FormatError
         If the element is there but its value cannot be decoded as its VR; names the file.
     """
-    if group_values and _plain_text(group_values.get(element.creator_tag)) == element.creator:
+    creator_tag = element.creator_tag
+    if header.dataset is None and creator_tag not in header.values and creator_tag not in group_values:
+        return None  # no block of this creator: the common case, answered without decoding
+    if group_values and _plain_text(group_values.get(creator_tag)) == element.creator:
         found = _decoded(group_values.get(element.tag), element)
         if found is not None:
             return found

@@ -7,10 +7,13 @@ where the pixel data starts. It asks for more bytes (:class:`NeedMore`) when the
 ends before the walk does, and gives up on anything unusual (:class:`Fallback`), which
 :mod:`mvl.dicom.headers` then hands to pydicom.
 
-Element headers (tag, value representation, value length) are decoded in one place,
-:meth:`Walker.walk`: the data set, the elements of every item, the file meta information
-(:func:`walk_file_meta`) and the pixel data element after a pydicom read
-(:func:`pixel_element`) are all that loop with a different rule for where it stops.
+Element headers (tag, value representation, value length) are decoded by two loops of
+:class:`Walker`. :meth:`Walker.walk` skips what it is not asked for: the data set, the
+elements of every item, the file meta information (:func:`walk_file_meta`) and the pixel
+data element after a pydicom read (:func:`pixel_element`) are all that loop with a
+different rule for where it stops. :meth:`Walker.item_elements` lists every element of
+one item with its value representation, for :mod:`mvl.dicom.groups`, which decodes the
+functional groups of enhanced objects.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from mvl.coords import FormatError
 
 from . import elements as el
 
-__all__ = ["Fallback", "NeedMore", "UnknownVR", "Walker", "pixel_element", "walk_file_meta"]
+__all__ = ["Fallback", "ItemElement", "NeedMore", "UnknownVR", "Walker", "pixel_element", "walk_file_meta"]
 
 MAX_DEPTH: Final = 32
 UNDEFINED: Final = 0xFFFFFFFF
@@ -62,6 +65,9 @@ _UNPACKERS: Final = {
 
 #: Where the walk records the elements it is asked to find: tag to (value start, length).
 Found: TypeAlias = dict[int, tuple[int, int]]
+#: One element of an item, as :meth:`Walker.item_elements` lists it: tag, VR, value start,
+#: bytes spanned, undefined length.
+ItemElement: TypeAlias = tuple[int, bytes, int, int, bool]
 _NOTHING: Final[frozenset[int]] = frozenset()
 
 
@@ -269,6 +275,94 @@ class Walker:
             elif tag in wanted:
                 found[tag] = (start, length)
             position = after
+
+    def item_elements(self, position: int, end: int | None, depth: int) -> tuple[list[ItemElement], int]:
+        """List the elements of one item (or of a data set ending at `end`), with their VRs, in file order.
+
+        Parameters
+        ----------
+        position : int
+            Where the item's first element header starts (after its item tag and length).
+        end : int or None
+            Where a defined-length item ends; None for an item of undefined length, which
+            ends with an (FFFE,E00D) 'Item Delimitation Item' (PS3.5 7.5.2).
+        depth : int
+            How many sequences deep the item is.
+
+        Returns
+        -------
+        elements : list of (int, bytes, int, int, bool)
+            Each element's tag, VR (``b""`` in implicit VR), where its value starts, how
+            many bytes it spans (for an undefined length, up to and including its
+            sequence delimiter) and whether its length was undefined.
+        after : int
+            Where the item ends.
+
+        Raises
+        ------
+        Fallback
+            An unknown VR, an undefined length for a VR that cannot have one, an item or
+            delimiter tag where an element should be, or an element past the end of its
+            defined-length item.
+        NeedMore, FormatError
+            As :meth:`walk`.
+        """
+        buffer, size, implicit = self.buffer, self.size, self.implicit
+        unpack, unpack_length = self._unpack, self._unpack_length
+        header_bytes = HEADER_BYTES
+        limit = self.end if end is None else min(end, self.end)
+        elements: list[ItemElement] = []
+        while end is None or position < end:
+            if position + 8 > limit:
+                if end is not None and position + 8 > end:
+                    raise Fallback(f"an element header at byte {position} runs past the end of its item at {end}")
+                self._need(position + 8, position, depth)
+            if implicit:
+                group, element, length = unpack(buffer, position)
+                vr = b""
+                start = position + 8
+            else:
+                group, element, vr, length = unpack(buffer, position)
+                head = header_bytes.get(vr, 0)
+                if head == 8:
+                    start = position + 8
+                elif head == 12:
+                    if position + 12 > limit:
+                        self._need(position + 12, position, depth)
+                    (length,) = unpack_length(buffer, position + 8)
+                    start = position + 12
+                elif group == DELIMITER_GROUP:
+                    (length,) = unpack_length(buffer, position + 4)
+                    vr = b""
+                    start = position + 8
+                else:
+                    raise UnknownVR(group << 16 | element, vr, position)
+            tag = group << 16 | element
+            if group == DELIMITER_GROUP:
+                if tag == ITEM_END and end is None:
+                    return elements, start
+                raise Fallback(f"the item or delimiter tag {_tag_text(tag)} at byte {position} is inside an item")
+            if length == UNDEFINED:
+                if vr == b"UN":
+                    after = Walker(buffer, size, True, True, self.name).skip_sequence(start, depth + 1)
+                elif implicit or vr == b"SQ":
+                    after = self.skip_sequence(start, depth + 1)
+                else:
+                    raise Fallback(f"undefined length for value representation {vr!r}")
+                if end is not None and after > end:
+                    raise Fallback(f"{el.describe(tag)} at byte {position} runs past the end of its item at {end}")
+                elements.append((tag, vr, start, after - start, True))
+            else:
+                after = start + length
+                if end is not None and after > end:
+                    raise Fallback(f"{el.describe(tag)} at byte {position} runs past the end of its item at {end}")
+                if after > self.end:
+                    if after > size:
+                        raise self._past_end(tag, start, length)
+                    raise NeedMore(after)
+                elements.append((tag, vr, start, length, False))
+            position = after
+        return elements, position
 
     def skip_sequence(self, position: int, depth: int) -> int:
         """Skip the items of an undefined-length sequence starting at `position`; return where it ends.
