@@ -13,6 +13,7 @@ values sort and group frames, and every grouping is checked afterwards.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,13 +21,15 @@ from mvl.coords import MvlError
 
 from . import elements as el
 from . import vendor
-from .frame import Frame
+from .frame import Frame, attribute_tag, top_level_value
 from .headers import Header
 from .selection import normalized
 
 __all__ = ["Acquisition", "acquisition_of", "complex_kind"]
 
 _T = TypeVar("_T")
+#: The top-level values frames of one file looked up, by file (a multi-frame object has thousands of frames).
+_TOP_LEVEL: weakref.WeakKeyDictionary[Header, dict[int, Any]] = weakref.WeakKeyDictionary()
 #: The private creator elements of the vendor blocks :mod:`.vendor` reads; files without any skip those lookups.
 _VENDOR_CREATORS = frozenset(tag for tag in vendor.PRIVATE_TAGS if tag & 0xFFFF == 0x0010)
 
@@ -119,15 +122,18 @@ def acquisition_of(frame: Frame) -> Acquisition:
     if not frame.groups and frame.values is None and frame.header.dataset is None:
         return _single_frame_acquisition(frame)
     read = _Reader(frame)
+    vendored = _has_vendor_blocks(frame)
     image_type = read.text("FrameType") or read.text("ImageType")
-    vendor_type = read.private_text(vendor.GE_IMAGE_TYPE) or read.private_text(vendor.PHILIPS_IMAGE_TYPE)
+    vendor_type = None
+    if vendored:
+        vendor_type = read.private_text(vendor.GE_IMAGE_TYPE) or read.private_text(vendor.PHILIPS_IMAGE_TYPE)
     when = _acquisition_time(read)
     b_value = read.number("DiffusionBValue")
     direction = read.vector("DiffusionGradientOrientation")
     direction_key = direction
-    if b_value is None:
+    if b_value is None and vendored:
         b_value = _vendor_b_value(read)
-    if direction is None:
+    if direction is None and vendored:
         siemens = read.private_vector(vendor.SIEMENS_DIRECTION)
         direction = siemens
         direction_key = siemens or _vendor_direction(read)
@@ -151,6 +157,17 @@ def acquisition_of(frame: Frame) -> Acquisition:
         frame_index=frame.index or 0,
         dimension_index=_indices(read.values("DimensionIndexValues")),
     )
+
+
+def _has_vendor_blocks(frame: Frame) -> bool:
+    """Whether a frame's groups or its file's top level hold one of the vendor blocks :mod:`.vendor` reads."""
+    header = frame.header
+    if header.dataset is not None:
+        return any(tag in header.dataset for tag in _VENDOR_CREATORS) or bool(frame.groups)
+    if not _VENDOR_CREATORS.isdisjoint(frame.group_values()):
+        return True
+    top = header.top_level if header.top_level is not None else header.values
+    return not _VENDOR_CREATORS.isdisjoint(top)
 
 
 def _single_frame_acquisition(frame: Frame) -> Acquisition:
@@ -272,10 +289,25 @@ class _Reader:
 
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
+        self.groups = frame.group_values() if frame.values is not None or frame.groups else None
+        top = _TOP_LEVEL.get(frame.header)
+        if top is None:
+            top = _TOP_LEVEL[frame.header] = {}
+        self.top = top
 
     def raw(self, keyword: str) -> Any:
+        """:meth:`Frame.attribute`, with the frame's group values looked up once for all keywords.
+
+        The top-level answers are the same for every frame of a file: each is looked up once.
+        """
         try:
-            return self.frame.attribute(keyword)
+            tag = attribute_tag(keyword)
+            found = None if self.groups is None else self.groups.get(tag)
+            if found is not None:
+                return found
+            if tag not in self.top:
+                self.top[tag] = top_level_value(self.frame.header, tag)
+            return self.top[tag]
         except (MvlError, ValueError, TypeError, KeyError):
             return None
 
