@@ -30,6 +30,8 @@ from .vendor import vr_of_private
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+    from .mosaic import Tile
+
 __all__ = [
     "Frame",
     "attribute_tag",
@@ -66,6 +68,9 @@ class Frame:
         The rescale to real values (PS3.3 C.11.1.1.2); 1 and 0 when absent.
     groups : tuple of pydicom Dataset
         Its per-frame then shared functional group items (multi-frame objects only).
+    tile : Tile or None
+        Where its pixels are in its file's image when that is a Siemens mosaic
+        (:mod:`mvl.dicom.mosaic`); None for every other frame.
     """
 
     header: Header
@@ -79,6 +84,7 @@ class Frame:
     intercept: float = 0.0
     groups: tuple[Dataset, ...] = field(default=(), repr=False)
     _group_values: dict[int, Any] | None = field(default=None, repr=False, init=False)
+    tile: Tile | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:

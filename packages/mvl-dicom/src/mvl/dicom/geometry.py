@@ -16,7 +16,8 @@ that names the element, the files and the numbers:
 1. every frame has a position and an orientation (projection images have none);
 2. orientations are unit, orthogonal and the same for all frames
    (``allow_mixed_orientations`` keeps the largest group instead);
-3. (0028,0010) 'Rows', (0028,0011) 'Columns' and (0028,0030) 'Pixel Spacing' agree,
+3. (0028,0010) 'Rows', (0028,0011) 'Columns' (of a mosaic's tiles: :mod:`.mosaic`) and
+   (0028,0030) 'Pixel Spacing' agree,
    spacings are positive, and (0020,0052) 'Frame of Reference UID' is one;
 4. frames that share a position along the normal coincide in the slice plane, and
    make complete volumes (time points, diffusion directions: see :mod:`.volumes`, which
@@ -52,6 +53,7 @@ from . import elements as el
 from .acquisition import acquisition_of
 from .frame import Frame
 from .frame import frame_names as names
+from .mosaic import frame_size
 from .volumes import Facts, arrange
 
 __all__ = ["DEFAULT_SPACING_TOLERANCE", "StackGeometry", "stack_geometry"]
@@ -337,7 +339,7 @@ def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool)
 
 
 def _check_sizes(frames: list[Frame], location: str) -> None:
-    size_of = {id(frame): (frame.header.integer(el.ROWS), frame.header.integer(el.COLUMNS)) for frame in frames}
+    size_of = {id(frame): frame_size(frame) for frame in frames}  # a mosaic's tile, not its whole image
     sizes = Counter(size_of.values())
     if len(sizes) > 1:
         summary = "; ".join(

@@ -2,7 +2,9 @@
 
 The output array is allocated once, frame after frame written into it, and never
 copied: uncompressed frames are read from the file directly into their place
-(``readinto``), compressed ones decoded by pydicom's decoders and copied in.
+(``readinto``), compressed ones decoded by pydicom's decoders and copied in. A Siemens
+mosaic (:mod:`.mosaic`) is read (or decoded) once per file into a buffer of one mosaic
+image, and each tile copied from there into its slice's place.
 
 Rescale (PS3.3 C.11.1.1.2: value = stored value x (0028,1053) 'Rescale Slope' + (0028,1052)
 'Rescale Intercept') is applied by default, per frame, since frames may differ. The
@@ -35,6 +37,7 @@ from . import elements as el
 from .frame import Frame
 from .headers import Header
 from .limits import Limits
+from .mosaic import Tile, frame_size
 
 __all__ = ["OutputPlan", "PixelLayout", "check_decoders", "layout_of", "plan_output", "read_frames"]
 
@@ -248,7 +251,8 @@ def plan_output(frames: Sequence[Frame], layouts: Sequence[PixelLayout], rescale
             f"{el.describe(el.BITS_ALLOCATED)} or {el.describe(el.PIXEL_REPRESENTATION)} differ between the images "
             f"of the series ({', '.join(sorted({str(layout.dtype) for layout in layouts}))})"
         )
-    shape: tuple[int, ...] = (len(frames), first.rows, first.columns)
+    rows, columns = frame_size(frames[0])  # a mosaic's tile
+    shape: tuple[int, ...] = (len(frames), rows or first.rows, columns or first.columns)
     if first.samples > 1:
         shape += (first.samples,)
     slopes = np.array([frame.slope if rescale else 1.0 for frame in frames], dtype=np.float64)
@@ -297,11 +301,12 @@ def _fits(dtype: np.dtype[Any], low: float, high: float) -> bool:
 
 @dataclass
 class _Work:
-    """Where one file's frames go: (frame index in the file, slot in the output)."""
+    """Where one file's frames go: (frame index in the file, slot in the output), or its mosaic's (tile, slot)."""
 
     header: Header
     layout: PixelLayout
     targets: list[tuple[int, int]]
+    tiles: list[tuple[Tile, int]]
 
 
 def read_frames(
@@ -332,18 +337,21 @@ def read_frames(
     """
     work: dict[int, _Work] = {}
     for slot, (frame, layout) in enumerate(zip(frames, layouts, strict=True)):
-        entry = work.setdefault(id(frame.header), _Work(frame.header, layout, []))
-        entry.targets.append((frame.index or 0, slot))
+        entry = work.setdefault(id(frame.header), _Work(frame.header, layout, [], []))
+        if frame.tile is None:
+            entry.targets.append((frame.index or 0, slot))
+        else:
+            entry.tiles.append((frame.tile, slot))
     output = np.empty(plan.shape, dtype=plan.stored if plan.in_place else plan.dtype)
     pending: list[int] = []  # slots whose values did not fit the integer type
     lock = threading.Lock()
     local = threading.local()
 
-    def scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-        buffer: NDArray[Any] | None = getattr(local, "buffer", None)
+    def scratch(shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "buffer") -> NDArray[Any]:
+        buffer: NDArray[Any] | None = getattr(local, name, None)
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
             buffer = np.empty(shape, dtype=dtype)
-            local.buffer = buffer
+            setattr(local, name, buffer)
         return buffer
 
     def place(slot: int, raw: NDArray[Any]) -> None:
@@ -364,14 +372,16 @@ def read_frames(
     def one_file(header: Header, stream: BinaryIO) -> None:
         entry = work[id(header)]
         layout = entry.layout
-        if layout.native:
+        if entry.tiles:
+            _mosaic(stream, header, entry, lambda shape, dtype: scratch(shape, dtype, "mosaic"), _store)
+        elif layout.native:
             for index, slot in entry.targets:
                 target = output[slot] if plan.in_place else scratch(plan.shape[1:], plan.stored)
                 _read_native(stream, header, layout, index, target)
                 place(slot, target)
         else:
             _decode(stream, header, entry.targets, lambda slot, frame: _store(slot, frame))
-        tick(len(entry.targets))
+        tick(len(entry.targets) + len(entry.tiles))
 
     def _store(slot: int, frame: NDArray[Any]) -> None:
         if plan.in_place:
@@ -434,6 +444,36 @@ def _read_native(stream: BinaryIO, header: Header, layout: PixelLayout, index: i
         shift = layout.bits_allocated - layout.bits_stored  # PS3.5 8.1.1: unused high bits are not data
         np.left_shift(target, shift, out=target)
         np.right_shift(target, shift, out=target)
+
+
+def _mosaic(
+    stream: BinaryIO,
+    header: Header,
+    entry: _Work,
+    scratch: Callable[[tuple[int, ...], np.dtype[Any]], NDArray[Any]],
+    store: Callable[[int, NDArray[Any]], None],
+) -> None:
+    """Read a mosaic's image once (into `scratch`, or decoded by pydicom), then store each tile in its slot."""
+    layout = entry.layout
+
+    def cut(image: NDArray[Any]) -> None:
+        for tile, slot in entry.tiles:
+            mosaic = tile.mosaic
+            if image.shape[:2] != (mosaic.grid * mosaic.rows, mosaic.grid * mosaic.columns):
+                raise DataError(
+                    f"the decoded mosaic image is {image.shape[0]} x {image.shape[1]} pixels, not the "
+                    f"{mosaic.grid} x {mosaic.grid} tiles of {mosaic.rows} x {mosaic.columns} its header says",
+                    path=header.name,
+                )
+            store(slot, image[tile.row : tile.row + mosaic.rows, tile.column : tile.column + mosaic.columns])
+
+    if layout.native:
+        shape = (layout.rows, layout.columns) if layout.samples == 1 else (layout.rows, layout.columns, layout.samples)
+        image = scratch(shape, layout.dtype)
+        _read_native(stream, header, layout, 0, image)
+        cut(image)
+    else:
+        _decode(stream, header, [(0, 0)], lambda _, image: cut(image))
 
 
 def _decode(

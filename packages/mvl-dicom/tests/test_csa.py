@@ -1,0 +1,127 @@
+"""The CSA header parser (mvl.dicom.csa): both layouts, and strict refusals of truncated or inconsistent bytes."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mvl.coords import FormatError
+from mvl.dicom.csa import MAX_ELEMENTS, MAX_ITEMS, parse_csa
+from mvl.dicom.testing_mosaic import csa_header
+
+ELEMENTS = {
+    "NumberOfImagesInMosaic": 36,
+    "SliceNormalVector": [0.0, -0.1, 0.99498743710662],
+    "MosaicRefAcqTimes": [0.0, 1000.0, 52.5, 1052.5],
+    "ImaGroupId": "xyz",
+    "B_value": 1000,
+}
+
+
+@pytest.mark.parametrize("layout", ["SV10", "CSA1"])
+def test_both_layouts_give_every_element_with_its_values(layout):
+    header = parse_csa(csa_header(ELEMENTS, layout=layout), "a.dcm")
+    assert header.layout == layout
+    assert list(header) == list(ELEMENTS)
+    assert header.number("NumberOfImagesInMosaic") == 36
+    assert header.numbers("SliceNormalVector") == pytest.approx([0.0, -0.1, 0.99498743710662])
+    assert header.numbers("MosaicRefAcqTimes") == [0.0, 1000.0, 52.5, 1052.5]
+    assert header.text("ImaGroupId") == "xyz"
+    assert header["B_value"].vr == "IS" and header["SliceNormalVector"].vr == "FD"
+    assert header["SliceNormalVector"].vm == 3
+    assert header.number("absent") is None and header.text("absent") is None
+
+
+def test_the_csa1_item_length_counts_the_first_elements_items():
+    # In the old layout an item's first length is its own plus the first element's number of items
+    # (nibabel's csareader and SPM read it so): a wrong first count would misplace every later item.
+    data = csa_header({"A": [1, 2, 3], "B": "text"}, layout="CSA1")
+    assert parse_csa(data).text("B") == "text"
+
+
+def test_a_repeated_name_keeps_the_first_element():
+    data = csa_header({"A": 1, "B": 2}).replace(b"B\x00", b"A\x00", 1)
+    header = parse_csa(data)
+    assert list(header) == ["A"] and header.number("A") == 1
+
+
+def test_an_empty_element_has_no_value():
+    header = parse_csa(csa_header({"Empty": []}))
+    assert header["Empty"].items == () and header.numbers("Empty") is None
+
+
+def test_values_that_are_not_numbers_are_refused_naming_the_element_and_the_file():
+    header = parse_csa(csa_header({"SliceNormalVector": ["0", "up", "1"]}), "b.dcm")
+    with pytest.raises(FormatError, match=r"b\.dcm: the CSA header's SliceNormalVector holds 'up'.*not a number"):
+        header.numbers("SliceNormalVector")
+    with pytest.raises(FormatError, match=r"NaN or infinite"):
+        parse_csa(csa_header({"B_value": "nan"})).number("B_value")
+
+
+@pytest.mark.parametrize("layout", ["SV10", "CSA1"])
+def test_every_truncation_is_a_format_error_naming_the_file(layout):
+    data = csa_header(ELEMENTS, layout=layout)
+    for end in range(len(data)):
+        cut = data[:end]
+        try:
+            parse_csa(cut, "cut.dcm")
+        except FormatError as error:
+            assert str(error).startswith("cut.dcm: the CSA header")
+            assert "truncated" in str(error) or "inconsistent" in str(error) or "elements" in str(error)
+        else:  # only a cut inside the padding after the last value item can still parse
+            assert end > len(data) - 32
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda data: data[:8] + struct.pack("<I", 0) + data[12:], r"holds 0 elements; a CSA header holds 1 to 1000"),
+        (
+            lambda data: data[:8] + struct.pack("<I", MAX_ELEMENTS + 1) + data[12:],
+            r"holds 1001 elements",
+        ),
+        # element 1's number of items (after the 8 + 8 byte preamble, 64 + 4 + 4 + 4 bytes in)
+        (lambda data: data[:92] + struct.pack("<i", -1) + data[96:], r"says it has -1 items"),
+        (lambda data: data[:92] + struct.pack("<i", MAX_ITEMS + 1) + data[96:], r"says it has 1001 items"),
+        # item 1's length (SV10: the second int32 of the item) past the end, then negative
+        (lambda data: data[:104] + struct.pack("<i", 1 << 30) + data[108:], r"inconsistent: item 1 of 'A'.*past the end"),
+        (lambda data: data[:104] + struct.pack("<i", -8) + data[108:], r"inconsistent: item 1 of 'A'.*negative"),
+    ],
+)
+def test_inconsistent_headers_are_refused(change, message):
+    data = change(csa_header({"A": [1, 2]}))
+    with pytest.raises(FormatError, match=message):
+        parse_csa(data, "bad.dcm")
+
+
+def test_the_error_is_never_a_struct_or_index_error_on_random_bytes():
+    assert isinstance(FormatError("x"), ValueError)  # old `except ValueError` clauses still catch it
+    for data in (b"", b"SV10", b"SV10\x04\x03\x02\x01", b"\x00" * 3, b"\xff" * 200):
+        with pytest.raises(FormatError):
+            parse_csa(data, "random.dcm")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_random_bytes_parse_or_raise_format_error(data):
+    for candidate in (data, b"SV10\x04\x03\x02\x01" + data):
+        try:
+            parse_csa(candidate, "fuzz.dcm")
+        except FormatError as error:
+            assert "fuzz.dcm" in str(error)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_fuzz_flipped_bytes_of_a_real_layout_parse_or_raise_format_error(data):
+    layout = data.draw(st.sampled_from(["SV10", "CSA1"]))
+    original = bytearray(csa_header(ELEMENTS, layout=layout))
+    for _ in range(data.draw(st.integers(1, 8))):
+        original[data.draw(st.integers(0, len(original) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        parse_csa(bytes(original), "flipped.dcm")
+    except FormatError as error:
+        assert "flipped.dcm" in str(error)
