@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 
 import pytest
@@ -125,3 +126,64 @@ def test_fuzz_flipped_bytes_of_a_real_layout_parse_or_raise_format_error(data):
         parse_csa(bytes(original), "flipped.dcm")
     except FormatError as error:
         assert "flipped.dcm" in str(error)
+
+def test_names_keeps_only_those_elements_but_walks_and_checks_them_all():
+    data = csa_header(ELEMENTS)
+    header = parse_csa(data, names={"B_value", "SliceNormalVector"})
+    assert sorted(header) == ["B_value", "SliceNormalVector"]
+    with pytest.raises(FormatError, match="truncated"):
+        parse_csa(data[:-20], "a.dcm", names={"NumberOfImagesInMosaic"})  # the damage is past the kept element
+
+
+def _sv10(count: int, elements: bytes = b"") -> bytes:
+    return b"SV10\x04\x03\x02\x01" + struct.pack("<2I", count, 77) + elements
+
+
+def _element(name: str, vm: int, items: int) -> bytes:
+    return struct.pack("<64si4s3i", name.encode(), vm, b"IS", 6, items, 77)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"SV10\x04\x03", r"\(SV10\) is truncated: the number of elements needs 8 bytes at offset 8"),
+        (b"", r"\(CSA1\) is truncated: the number of elements"),
+        (_sv10(0), r"says it holds 0 elements; a CSA header holds 1 to 1000"),
+        (_sv10(MAX_ELEMENTS + 1), r"says it holds 1001 elements"),
+        (_sv10(2**32 - 1), r"says it holds 4294967295 elements"),
+        (_sv10(2, _element("A", 1, 0)), r"truncated: element 2 of 2 needs 84 bytes at offset 100"),
+        (_sv10(1, _element("A", 1, MAX_ITEMS + 1)), r"element 1 \('A'\) says it has 1001 items"),
+        (_sv10(1, _element("A", -1, 1)), r"a value multiplicity of -1"),
+        (_sv10(1, _element("A", 1, 1)), r"truncated: item 1 of 'A' needs 16 bytes at offset 100"),
+        (_sv10(1, _element("A", 1, 1) + struct.pack("<4i", 0, -4, 77, 0)), r"item 1 of 'A' .* length of -4 bytes, neg"),
+        (
+            _sv10(1, _element("A", 1, 1) + struct.pack("<4i", 9, 9, 77, 9) + b"12"),
+            r"item 1 of 'A' at offset 116 has a length of 9 bytes, past the end of the header \(118 bytes\)",
+        ),
+    ],
+)
+def test_truncated_and_inconsistent_headers_are_refused_naming_the_file(data, message):
+    with pytest.raises(FormatError, match=message) as caught:
+        parse_csa(data, "IM0001.dcm")
+    assert caught.value.path == "IM0001.dcm"
+
+
+
+
+def test_what_parses_from_damaged_bytes_decodes_or_refuses_with_our_error_too():
+    rng = random.Random(14)
+    data = csa_header(ELEMENTS)
+    for _ in range(500):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            header = parse_csa(bytes(damaged), "fuzz.dcm")
+        except FormatError as error:
+            assert error.path == "fuzz.dcm"
+            continue
+        for name in header:
+            try:
+                header.numbers(name)
+            except FormatError as error:
+                assert error.path == "fuzz.dcm"

@@ -28,8 +28,9 @@ element and the numbers, never a :class:`struct.error` or :class:`IndexError`.
 
 from __future__ import annotations
 
+import array
 import math
-import struct
+import sys
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -44,9 +45,6 @@ MAX_ELEMENTS: Final = 1000
 MAX_ITEMS: Final = 1000
 
 _SV10: Final = b"SV10"
-_COUNTS: Final = struct.Struct("<2I")
-_ELEMENT: Final = struct.Struct("<64si4s3i")
-_ITEM: Final = struct.Struct("<4i")
 
 
 class CsaElement(NamedTuple):
@@ -187,13 +185,21 @@ def parse_csa(data: bytes, source: str = "", names: Collection[str] | None = Non
 class _Reader:
     """One pass over the bytes of a CSA header, every read checked against the length.
 
-    About 100 elements of about 6 items each: the loops use locals and unpack in place.
+    About 100 elements of about 6 items each, every structure 4-byte aligned: the header
+    is read as int32 words (``array``, little-endian whatever the machine) and the loop
+    keeps to locals.
     """
 
     def __init__(self, data: bytes, source: str, layout: str) -> None:
         self.data = data
         self.source = source
         self.layout = layout
+        self.words = array.array("i")
+        if self.words.itemsize != 4:  # pragma: no cover - a C int of another size
+            self.words = array.array("l" if array.array("l").itemsize == 4 else "h")
+        self.words.frombytes(data[: len(data) // 4 * 4])
+        if sys.byteorder == "big":  # pragma: no cover - CSA headers are little-endian
+            self.words.byteswap()
 
     def fail(self, message: str) -> FormatError:
         return FormatError(f"the CSA header ({self.layout}) {message}", path=self.source or None)
@@ -204,25 +210,27 @@ class _Reader:
         )
 
     def header(self, wanted: set[bytes] | None) -> CsaHeader:
-        data, size = self.data, len(self.data)
-        position = 8 if self.layout == "SV10" else 0
-        if position + _COUNTS.size > size:
-            raise self.short("the number of elements", _COUNTS.size, position)
-        count = _COUNTS.unpack_from(data, position)[0]
-        position += _COUNTS.size
+        data, words, size = self.data, self.words, len(self.data)
+        sv10 = self.layout == "SV10"
+        position = 8 if sv10 else 0
+        if position + 8 > size:
+            raise self.short("the number of elements", 8, position)
+        count = words[position >> 2] & 0xFFFFFFFF  # uint32
+        position += 8
         if not 1 <= count <= MAX_ELEMENTS:
             raise self.fail(f"says it holds {count} elements; a CSA header holds 1 to {MAX_ELEMENTS}")
         elements: dict[str, CsaElement] = {}
         first_items = 0
-        element_size, unpack_element, unpack_item = _ELEMENT.size, _ELEMENT.unpack_from, _ITEM.unpack_from
-        sv10 = self.layout == "SV10"
         for number in range(count):
-            if position + element_size > size:
-                raise self.short(f"element {number + 1} of {count}", element_size, position)
-            raw_name, vm, raw_vr, _, items, _ = unpack_element(data, position)
-            position += element_size
+            if position + 84 > size:
+                raise self.short(f"element {number + 1} of {count}", 84, position)
+            word = position >> 2
+            vm, items = words[word + 16], words[word + 19]  # name: 16 words, then vm, vr, syngo type, items, 77
+            raw_name = data[position : position + 64]
             end = raw_name.find(b"\x00")
             key = raw_name if end < 0 else raw_name[:end]
+            raw_vr = data[position + 68 : position + 72]
+            position += 84
             if not 0 <= items <= MAX_ITEMS or vm < 0:
                 raise self.fail(
                     f"element {number + 1} ({_text(key)!r}) says it has {items} items and a value multiplicity of "
@@ -236,9 +244,9 @@ class _Reader:
             for item in range(items):
                 if position + 16 > size:
                     raise self.short(f"item {item + 1} of {_text(key)!r}", 16, position)
-                first, second, _, _ = unpack_item(data, position)
+                word = position >> 2
+                length = words[word + 1] if sv10 else words[word] - first_items
                 position += 16
-                length = second if sv10 else first - first_items
                 if length < 0 or position + length > size:
                     state = "negative" if length < 0 else f"past the end of the header ({size} bytes)"
                     raise self.fail(
@@ -247,7 +255,7 @@ class _Reader:
                     )
                 if keep and item < shown:
                     values.append(_text(data[position : position + length]) if length else "")
-                position += length + (-length) % 4
+                position += (length + 3) & ~3
             if keep:
                 name = _text(key)
                 while values and not values[-1]:

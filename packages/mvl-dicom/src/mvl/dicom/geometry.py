@@ -299,17 +299,23 @@ def _unit_orientation(frame: Frame, location: str) -> NDArray[np.float64]:
 
 def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool) -> NDArray[np.float64]:
     groups: list[tuple[NDArray[np.float64], list[Frame]]] = []
-    checked: dict[int, NDArray[np.float64]] = {}  # frames of one series share their orientation vector
+    # Frames of one series share their orientation vector (one object per raw value): each is checked and
+    # matched to a group once.
+    group_of: dict[int, list[Frame]] = {}
     for frame in result.frames:
-        orientation = checked.get(id(frame.orientation))
-        if orientation is None:
-            orientation = checked[id(frame.orientation)] = _unit_orientation(frame, location)
+        known = group_of.get(id(frame.orientation))
+        if known is not None:
+            known.append(frame)
+            continue
+        orientation = _unit_orientation(frame, location)
         for reference, members in groups:
             if np.max(np.abs(reference - orientation)) <= ORIENTATION_TOLERANCE:
                 members.append(frame)
                 break
         else:
             groups.append((orientation, [frame]))
+            members = groups[-1][1]
+        group_of[id(frame.orientation)] = members
     if len(groups) == 1:
         return groups[0][0]
     groups.sort(key=lambda group: -len(group[1]))  # stable: ties keep the group of the first file
@@ -362,9 +368,13 @@ def _check_sizes(frames: list[Frame], location: str) -> None:
             f"{_round(spacings[off[0]])} in {names(different)}, but {_round(common)} in {names(same)}",
             path=location,
         )
-    references = Counter(frame.header.text(el.FRAME_OF_REFERENCE_UID) for frame in frames) - Counter(
-        {None: len(frames)}
-    )
+    in_file = Counter(id(frame.header) for frame in frames)  # a multi-frame file or mosaic: one header, many frames
+    headers = {id(frame.header): frame.header for frame in frames}
+    references: Counter[str] = Counter()
+    for key, count in in_file.items():
+        uid = headers[key].text(el.FRAME_OF_REFERENCE_UID)
+        if uid is not None:
+            references[uid] += count
     if len(references) > 1:
         raise GeometryError(
             f"{el.describe(el.FRAME_OF_REFERENCE_UID)} differs between the images of the series "

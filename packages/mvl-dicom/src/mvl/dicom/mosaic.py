@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -135,8 +135,7 @@ class Mosaic:
     layout: str = "SV10"
 
 
-@dataclass(frozen=True, eq=False)
-class Tile:
+class Tile(NamedTuple):
     """One tile of a mosaic: where a frame's pixels are in its file's image (:attr:`Frame.tile <mvl.dicom.frame.Frame>`).
 
     Attributes
@@ -299,8 +298,10 @@ def _normal(header: Header, csa: CsaHeader, stated: str) -> tuple[NDArray[np.flo
 
 
 def _unit_cross(orientation: NDArray[np.float64]) -> NDArray[np.float64]:
-    cross = np.cross(orientation[:3], orientation[3:])
-    length = float(np.linalg.norm(cross))
+    """The unit normal of the slices: row cosines x column cosines (written out: ``np.cross`` costs 30 us)."""
+    a, b, c, d, e, f = (float(value) for value in orientation)
+    cross = np.array([b * f - c * e, c * d - a * f, a * e - b * d])
+    length = math.sqrt(float(cross @ cross))
     return cross / length if length > 0 else cross
 
 
@@ -365,17 +366,15 @@ def mosaic_frames(header: Header) -> list[Frame]:
     cross = _unit_cross(orientation)
     direction = cross if float(mosaic.normal @ cross) >= 0 else -cross
     down, across = spacing[0] * orientation[3:], spacing[1] * orientation[:3]
-    first = (
-        position
-        + down * (mosaic.grid - 1) * mosaic.rows / 2
-        + across * (mosaic.grid - 1) * mosaic.columns / 2
-    )
+    first = position + (mosaic.grid - 1) * (mosaic.rows * down + mosaic.columns * across) / 2
+    positions = first + np.arange(mosaic.count)[:, np.newaxis] * (step_length * direction)
+    positions.setflags(write=False)
     slope, intercept = rescale_of(header)
     return [
         Frame(
             header=header,
             index=None,
-            position=first + number * step_length * direction,
+            position=positions[number],
             orientation=orientation,
             spacing=spacing,
             thickness=thickness,
@@ -386,7 +385,6 @@ def mosaic_frames(header: Header) -> list[Frame]:
         )
         for number in range(mosaic.count)
     ]
-
 
 def frame_size(frame: Frame) -> tuple[int | None, int | None]:
     """The rows and columns of a frame's image: its tile's in a mosaic, else (0028,0010) x (0028,0011).

@@ -343,6 +343,7 @@ def read_frames(
         else:
             entry.tiles.append((frame.tile, slot))
     output = np.empty(plan.shape, dtype=plan.stored if plan.in_place else plan.dtype)
+    identity = bool(np.all(plan.slopes == 1) and np.all(plan.intercepts == 0))  # nothing to rescale
     pending: list[int] = []  # slots whose values did not fit the integer type
     lock = threading.Lock()
     local = threading.local()
@@ -373,7 +374,7 @@ def read_frames(
         entry = work[id(header)]
         layout = entry.layout
         if entry.tiles:
-            _mosaic(stream, header, entry, lambda shape, dtype: scratch(shape, dtype, "mosaic"), _store)
+            _mosaic(stream, header, entry, lambda shape, dtype: scratch(shape, dtype, "mosaic"), _store_tiles)
         elif layout.native:
             for index, slot in entry.targets:
                 target = output[slot] if plan.in_place else scratch(plan.shape[1:], plan.stored)
@@ -382,6 +383,19 @@ def read_frames(
         else:
             _decode(stream, header, entry.targets, lambda slot, frame: _store(slot, frame))
         tick(len(entry.targets) + len(entry.tiles))
+
+    def _store_tiles(slots: list[int], tiles: NDArray[Any]) -> None:
+        """Store the tiles of one mosaic (a (tiles, rows, columns) array) in their slots."""
+        if not plan.in_place:
+            for slot, tile in zip(slots, tiles, strict=True):
+                place(slot, tile)
+            return
+        if not np.can_cast(tiles.dtype, output.dtype, "same_kind") or tiles.shape[1:] != output.shape[1:]:
+            raise DataError(f"the decoded mosaic's tiles ({tiles.dtype}, {tiles.shape[1:]}) do not fit the volume")
+        output[slots] = tiles
+        if plan.scan or not identity:
+            for slot in slots:
+                place(slot, output[slot])
 
     def _store(slot: int, frame: NDArray[Any]) -> None:
         if plan.in_place:
@@ -451,25 +465,30 @@ def _mosaic(
     header: Header,
     entry: _Work,
     scratch: Callable[[tuple[int, ...], np.dtype[Any]], NDArray[Any]],
-    store: Callable[[int, NDArray[Any]], None],
+    store: Callable[[list[int], NDArray[Any]], None],
 ) -> None:
-    """Read a mosaic's image once (into `scratch`, or decoded by pydicom), then store each tile in its slot."""
+    """Read a mosaic's image once (into `scratch`, or decoded by pydicom), then store its tiles in their slots.
+
+    The tiles are cut out with one indexing of the image seen as (grid, tile rows, grid,
+    tile columns): one copy of the tiles wanted, whatever their number.
+    """
     layout = entry.layout
+    mosaic = entry.tiles[0][0].mosaic  # one file, one mosaic
+    numbers = np.array([tile.number for tile, _ in entry.tiles], dtype=np.intp)
+    slots = [slot for _, slot in entry.tiles]
 
     def cut(image: NDArray[Any]) -> None:
-        for tile, slot in entry.tiles:
-            mosaic = tile.mosaic
-            if image.shape[:2] != (mosaic.grid * mosaic.rows, mosaic.grid * mosaic.columns):
-                raise DataError(
-                    f"the decoded mosaic image is {image.shape[0]} x {image.shape[1]} pixels, not the "
-                    f"{mosaic.grid} x {mosaic.grid} tiles of {mosaic.rows} x {mosaic.columns} its header says",
-                    path=header.name,
-                )
-            store(slot, image[tile.row : tile.row + mosaic.rows, tile.column : tile.column + mosaic.columns])
+        if image.shape[:2] != (mosaic.grid * mosaic.rows, mosaic.grid * mosaic.columns):
+            raise DataError(
+                f"the decoded mosaic image is {image.shape[0]} x {image.shape[1]} pixels, not the "
+                f"{mosaic.grid} x {mosaic.grid} tiles of {mosaic.rows} x {mosaic.columns} its header says",
+                path=header.name,
+            )
+        grid = image.reshape(mosaic.grid, mosaic.rows, mosaic.grid, mosaic.columns, *image.shape[2:])
+        store(slots, grid[numbers // mosaic.grid, :, numbers % mosaic.grid])
 
     if layout.native:
-        shape = (layout.rows, layout.columns) if layout.samples == 1 else (layout.rows, layout.columns, layout.samples)
-        image = scratch(shape, layout.dtype)
+        image = scratch((layout.rows, layout.columns), layout.dtype)
         _read_native(stream, header, layout, 0, image)
         cut(image)
     else:
@@ -479,8 +498,14 @@ def _mosaic(
 def _decode(
     stream: BinaryIO, header: Header, targets: list[tuple[int, int]], store: Callable[[int, NDArray[Any]], None]
 ) -> None:
-    """Decode frames through pydicom (compressed, deflated, bit-packed or colour data)."""
+    """Decode frames through pydicom (compressed, deflated, bit-packed or colour data).
+
+    A deflated data set (PS3.5 A.5) is inflated by reading it whole with pydicom first:
+    pydicom's frame iterator reads files as stored, where the pixel data is deflated too.
+    """
+    from pydicom import dcmread
     from pydicom.pixels.utils import iter_pixels
+    from pydicom.uid import UID
 
     wanted = dict(targets)
     indices = sorted(wanted)
@@ -489,7 +514,9 @@ def _decode(
         source = io.BytesIO(stream.read())
     stream.seek(0)
     try:
-        for index, frame in zip(indices, iter_pixels(source, indices=indices), strict=True):
+        inflated = dcmread(source) if UID(header.transfer_syntax).is_deflated else None
+        frames = iter_pixels(source if inflated is None else inflated, indices=indices)
+        for index, frame in zip(indices, frames, strict=True):
             store(wanted[index], frame)
     except (MissingDependencyError, DataError):
         raise

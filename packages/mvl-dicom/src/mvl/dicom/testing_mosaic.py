@@ -109,8 +109,9 @@ def write_mosaic(
     count_element : bool, optional
         Also write Siemens' (0019,100A) 'NumberOfImagesInMosaic' (default).
     transfer_syntax : str, optional
-        A transfer syntax UID (explicit VR little endian by default); deflated and big endian
-        ones are written by pydicom, compressed ones are not.
+        A transfer syntax UID (explicit VR little endian by default): implicit VR, big endian
+        and deflated ones, and the compressed ones pydicom has an encoder for (RLE lossless
+        always; JPEG-LS and JPEG 2000 with the ``codecs`` extra's plugins).
     series_uid : str, optional
         A new UID by default.
     seed : int, optional
@@ -134,7 +135,9 @@ def write_mosaic(
     3
     """
     from pydicom import dcmwrite
-    from pydicom.uid import generate_uid
+    from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+
+    syntax = UID(transfer_syntax or ExplicitVRLittleEndian)
 
     voxels = np.asarray(data)
     if voxels.ndim == 3:
@@ -163,9 +166,9 @@ def write_mosaic(
             series_uid=series_uid,
             study_uid=study_uid,
             frame_of_reference=frame_of_reference,
+            little_endian=syntax != ExplicitVRBigEndian,
+            implicit_vr=syntax == ImplicitVRLittleEndian,
         )
-        if transfer_syntax is not None:
-            dataset.file_meta.TransferSyntaxUID = transfer_syntax
         dataset.Manufacturer = "SIEMENS"
         dataset.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
         dataset.InstanceNumber = dataset.AcquisitionNumber = volume + 1
@@ -179,6 +182,7 @@ def write_mosaic(
             "NumberOfImagesInMosaic": count,
             "SliceNormalVector": [float(value) for value in step / np.linalg.norm(step)],
             "MosaicRefAcqTimes": times,
+            "AcquisitionMatrixText": f"{rows}p*{columns}",
         }
         if b_values is not None:
             elements["B_value"] = int(b_values[volume])
@@ -193,5 +197,9 @@ def write_mosaic(
             dataset.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0A, "US", count)
         if edit is not None:
             edit(dataset, volume)
+        if syntax.is_compressed:
+            dataset.compress(syntax)
+        elif syntax.is_deflated:
+            dataset.file_meta.TransferSyntaxUID = syntax
         dcmwrite(target / f"MOSAIC{names[volume]:04d}.dcm", dataset, enforce_file_format=True)
     return target

@@ -86,6 +86,7 @@ _DIAGNOSTIC_KEYWORDS = (
     "InstanceNumber",
     "DiffusionBValue",
     "ImageType",
+    "SeriesNumber",
     "SeriesInstanceUID",
     "SOPInstanceUID",
 )
@@ -315,8 +316,16 @@ def _count_summary(positions: Sequence[Sequence[Frame]], along: Sequence[float] 
 
 def _check_constant(volumes: list[list[Frame]], facts: Facts, evidence: str, location: str) -> None:
     for index, volume in enumerate(volumes):
+        shared = Counter(id(facts[id(frame)]) for frame in volume)  # the tiles of a mosaic share their facts
+        if len(shared) == 1:
+            continue
+        distinct = {id(facts[id(frame)]): facts[id(frame)] for frame in volume}
         for name, value_of in _CONSTANT:
-            values = Counter(value_of(facts[id(frame)]) for frame in volume) - Counter({None: len(volume)})
+            values: Counter[Any] = Counter()
+            for key, count in shared.items():
+                value = value_of(distinct[key])
+                if value is not None:
+                    values[value] += count
             if len(values) > 1:
                 shown = ", ".join(f"{value} ({count} images)" for value, count in values.most_common(4))
                 raise AmbiguousInputError(
