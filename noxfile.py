@@ -140,7 +140,12 @@ def slim(session: nox.Session) -> None:
 @nox.session
 def cross(session: nox.Session) -> None:
     """Cross-package tests (tests/): every package installed together, peers as references."""
-    everything = {path for name in PACKAGES for path in local_requirements(name)}
+    # With the extras of each package's own tests: the real data includes JPEG-compressed DICOM (codecs).
+    everything = {
+        path
+        for name, pyproject in PACKAGES.items()
+        for path in local_requirements(name, pyproject["tool"]["mvl"].get("test-extras", ""))
+    }
     session.install(*sorted(everything), *group(PYPROJECT, "cross"))
     session.run("pytest", "tests", *session.posargs)
 

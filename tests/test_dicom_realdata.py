@@ -4,8 +4,11 @@ The data sit beside the clone in ``../shared/realdata`` (or where ``MVL_REALDATA
 DICOM ``In/`` folders with dcm2niix's ``Ref/`` NIfTI files and an ``index.json`` naming
 the series of each output. Every series of the corpora below is loaded and compared
 with its reference: the same shape (the volume axis included), every voxel centre
-within 1e-3 mm, the same values. Where a reference was too large to ship, dcm2niix (a
-test dependency) makes it here. Siemens mosaics wait for their issue (14).
+within 1e-3 mm, the same values, the volumes in dcm2niix's order. Where a reference was
+too large to ship, dcm2niix (a test dependency) makes it here. Siemens mosaics (issue
+14) are among them, every orientation and slice order of ``dcm_qa_orientation`` and one
+mosaic in nine transfer syntaxes (``dcm_qa_ts``); their slice timing is checked against
+dcm2niix's ``SliceTiming``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvl.coords import UnsupportedFormatError
 from mvl.coords.testing import assert_same_image
 
 REALDATA = Path(os.environ.get("MVL_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
-CORPORA = ("dcm_qa_nih", "dcm_qa_enh", "dcm_qa_xa30", "dcm_qa_12bit")
+CORPORA = ("dcm_qa_nih", "dcm_qa_enh", "dcm_qa_xa30", "dcm_qa_12bit", "dcm_qa_orientation", "dcm_qa_ts")
 MISSING = f"no real data at {REALDATA} (../shared/realdata beside the clone, or set MVL_REALDATA)"
 #: Which kind of its series each output is (a word of the kind's label) and dcm2niix's scaling (its default:
 #: Philips' precise values); checked by hand against the outputs' names and JSON sidecars.
@@ -45,13 +47,9 @@ def _outputs() -> list[object]:
     params: list[object] = []
     for corpus in CORPORA:
         index = json.loads((REALDATA / corpus / "index.json").read_text())
-        for output in index["outputs"]:
-            marks = []
-            if "MOSAIC" in output["image_type"]:
-                marks.append(
-                    pytest.mark.xfail(raises=UnsupportedFormatError, strict=True, reason="issue 14: Siemens mosaics")
-                )
-            params.append(pytest.param(corpus, output, marks=marks, id=f"{corpus}/{Path(output['ref']).name}"))
+        params.extend(
+            pytest.param(corpus, output, id=f"{corpus}/{Path(output['ref']).name}") for output in index["outputs"]
+        )
     return params
 
 
@@ -94,13 +92,13 @@ def _array(image):
     return data
 
 
-def _load(folder: Path, uid: str, word: str | None, scaling: str):
+def _load(folder: Path, uid: str, word: str | None, scaling: str, select: dict[str, object] | None = None):
     """Load the series; with `word`, the kind whose label holds it, through the select= the warning prints."""
     import mvl.dicom
 
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        volume = mvl.dicom.open_stack(folder, series_uid=uid, philips_scaling=scaling, system="RAS")
+        volume = mvl.dicom.open_stack(folder, series_uid=uid, philips_scaling=scaling, system="RAS", select=select)
     if word is None or word in volume.src_object.kind:
         return volume
     (hint,) = [text for text in volume.src_object.other_kinds if word in text.split(":")[0]]
@@ -125,15 +123,41 @@ def _assert_matches(volume, reference: Path) -> None:
 def test_every_series_matches_dcm2niix_in_world_space(corpus, output, converted):
     ref = Path(output["ref"])
     word, scaling = KINDS.get(ref.name, (None, "standard"))
-    volume = _load(REALDATA / corpus / output["in_folders"][0], output["series_instance_uid"], word, scaling)
+    # dcm_qa_ts and dcm_qa_12bit: copies of one mosaic in one folder share their Series Instance UID; dcm2niix
+    # tells them apart by (0020,0011) 'Series Number', and so does the select= a user would write.
+    select = {"SeriesNumber": output["series_number"]} if _uid_shared(corpus, output) else None
+    volume = _load(REALDATA / corpus / output["in_folders"][0], output["series_instance_uid"], word, scaling, select)
     reference = converted(corpus, output)
     _assert_matches(volume, reference)
+    sidecar = json.loads(reference.with_suffix(".json").read_text()) if reference.with_suffix(".json").is_file() else {}
+    if "MOSAIC" in output["image_type"] and "SliceTiming" in sidecar:
+        _assert_slice_timing(volume, reference, sidecar["SliceTiming"])
     shape = output["dcm2niix_shape"]
     assert len(volume.src_object.volumes) == (shape[3] if len(shape) > 3 else 1)  # the volume axis: same length
     bvals = reference.with_suffix(".bval")
     if bvals.is_file():  # diffusion: b-values per volume in dcm2niix's order
         expected = [float(value) for value in bvals.read_text().split()]
         assert [row.b_value for row in volume.src_object.volumes] == pytest.approx(expected)
+
+
+def _uid_shared(corpus: str, output: dict[str, object]) -> bool:
+    """Whether other outputs of the corpus come from files with the same Series Instance UID."""
+    index = json.loads((REALDATA / corpus / "index.json").read_text())
+    uids = [other["series_instance_uid"] for other in index["outputs"]]
+    return uids.count(output["series_instance_uid"]) > 1
+
+
+def _assert_slice_timing(volume, reference: Path, expected: list[float]) -> None:
+    """Each slice's time (ms) equals dcm2niix's (s) for the reference slice at the same place in world space."""
+    import nibabel
+
+    timing = volume.src_object.slice_timing
+    assert timing is not None and len(timing) == len(expected)
+    to_reference = np.linalg.inv(nibabel.load(reference).affine) @ volume.get_src_transformation("RAS")
+    for k, time in enumerate(timing):
+        ref_k = round(float((to_reference @ np.array([0.0, 0.0, k, 1.0]))[2]))
+        # dcm2niix prints six significant digits: within half a unit of the last one
+        assert time / 1000.0 == pytest.approx(expected[ref_k], rel=5e-6, abs=1e-6), f"slice {k} (ref. {ref_k})"
 
 
 @pytest.mark.skipif(not REALDATA.is_dir(), reason=MISSING)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mvl.coords import GeometryError, UnsupportedFormatError
+from mvl.coords import FormatError, GeometryError
 from mvl.coords.testing import assert_same_image
 from mvl.dicom import open_stack
 from mvl.dicom.testing import oblique_transformation, write_enhanced, write_series
@@ -76,5 +76,6 @@ def test_siemens_mosaic_is_refused(tmp_path):
         dataset.Manufacturer = "SIEMENS"
 
     write_series(tmp_path, shape=(6, 6, 2), modality="MR", edit=mosaic)
-    with pytest.raises(UnsupportedFormatError, match=r"is a Siemens mosaic .*MOSAIC.*must not be stacked as slices"):
+    # Without its CSA image header a mosaic cannot be unpacked (issue 14): refused, never a stack of tiles.
+    with pytest.raises(FormatError, match=r"is a Siemens mosaic .*MOSAIC.*without a CSA image header.*never stacked"):
         open_stack(tmp_path)

@@ -151,6 +151,17 @@ def test_deflated_transfer_syntax_reads_through_pydicom(isolated):
     assert header.pixel.offset is None  # reached through pydicom only
 
 
+def test_a_deflated_series_decodes_its_pixels(tmp_path):
+    # Regression (found with the mosaics of issue 14): pydicom's frame iterator reads a file as stored,
+    # deflated pixel data included, and found no pixel data; the data set is inflated first now.
+    def deflate(dataset, index):
+        dataset.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+
+    data = stored()
+    write_series(tmp_path, data, MATRIX, edit=deflate)
+    assert_same_image(open_stack(tmp_path, system="LPS"), data, MATRIX, "LPS")
+
+
 def test_missing_codec_names_the_extra(isolated, monkeypatch):
     from pydicom.pixels.decoders.base import Decoder
 

@@ -112,6 +112,8 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         return 0
     for record in records:
         record["size"] = f"{record.get('rows')}x{record.get('columns')}" if record.get("rows") else "?"
+        if record.get("rows") and record.get("slices"):  # rows x columns x slices: a mosaic's tiles, not its image
+            record["size"] += f"x{record['slices']}"
         record["kinds"] = "; ".join(record.get("kinds") or ())
     wanted = [
         "uid",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from .frame import Frame, attribute_tag, top_level_value
 from .headers import Header
 from .selection import normalized
 
-__all__ = ["Acquisition", "acquisition_of", "complex_kind"]
+__all__ = ["Acquisition", "acquisition_of", "acquisitions_of", "complex_kind"]
 
 _T = TypeVar("_T")
 #: The top-level values frames of one file looked up, by file (a multi-frame object has thousands of frames).
@@ -83,9 +84,11 @@ class Acquisition:
     trigger_time : float or None
         (0018,1060) 'Trigger Time' or (0020,9153) 'Nominal Cardiac Trigger Delay Time', ms.
     b_value : float or None
-        (0018,9087) 'Diffusion b-value' or the vendor's private one, s/mm².
+        (0018,9087) 'Diffusion b-value' or the vendor's private one (for a mosaic, else
+        its CSA header's ``B_value``), s/mm².
     direction : tuple of 3 float or None
-        (0018,9089) 'Diffusion Gradient Orientation' or Siemens' private one: patient LPS+.
+        (0018,9089) 'Diffusion Gradient Orientation' or Siemens' private one (for a mosaic,
+        else its CSA header's ``DiffusionGradientDirection``): patient LPS+.
     direction_key : tuple of float or None
         Any diffusion direction the files state (GE's and Philips' private ones included),
         for telling volumes apart only.
@@ -117,6 +120,26 @@ class Acquisition:
     dimension_index: tuple[int, ...] | None = None
 
 
+def acquisitions_of(frames: Sequence[Frame]) -> dict[int, Acquisition]:
+    """The :class:`Acquisition` of each frame by ``id(frame)``; the tiles of one mosaic share one.
+
+    Everything that tells volumes apart is a property of the mosaic's file, not of its
+    tiles (their slice times, :attr:`Tile.time <mvl.dicom.mosaic.Tile>`, are not an
+    acquisition order across volumes).
+    """
+    found: dict[int, Acquisition] = {}
+    per_file: dict[int, Acquisition] = {}
+    for frame in frames:
+        if frame.tile is None:
+            found[id(frame)] = acquisition_of(frame)
+            continue
+        shared = per_file.get(id(frame.header))
+        if shared is None:
+            shared = per_file[id(frame.header)] = acquisition_of(frame)
+        found[id(frame)] = shared
+    return found
+
+
 def acquisition_of(frame: Frame) -> Acquisition:
     """Read the :class:`Acquisition` values of one frame."""
     if not frame.groups and frame.values is None and frame.header.dataset is None:
@@ -137,6 +160,7 @@ def acquisition_of(frame: Frame) -> Acquisition:
         siemens = read.private_vector(vendor.SIEMENS_DIRECTION)
         direction = siemens
         direction_key = siemens or _vendor_direction(read)
+    b_value, direction, direction_key = _from_mosaic(frame, b_value, direction, direction_key)
     return Acquisition(
         echo_number=read.integer("EchoNumbers"),
         echo_time=_present(read.number("EffectiveEchoTime"), read.number("EchoTime")),
@@ -201,6 +225,7 @@ def _single_frame_acquisition(frame: Frame) -> Acquisition:
         if direction is None:
             direction = read.private_vector(vendor.SIEMENS_DIRECTION)
             direction_key = direction or _vendor_direction(read)
+    b_value, direction, direction_key = _from_mosaic(frame, b_value, direction, direction_key)
     return Acquisition(
         echo_number=raw.integer(el.ECHO_NUMBERS),
         echo_time=raw.number(el.ECHO_TIME),
@@ -219,6 +244,21 @@ def _single_frame_acquisition(frame: Frame) -> Acquisition:
         instance_number=raw.integer(el.INSTANCE_NUMBER),
         frame_index=0,
     )
+
+
+def _from_mosaic(
+    frame: Frame, b_value: float | None, direction: tuple[float, ...] | None, key: tuple[float, ...] | None
+) -> tuple[float | None, tuple[float, ...] | None, tuple[float, ...] | None]:
+    """The CSA header's b-value and direction of a mosaic's tile, where the elements gave none."""
+    if frame.tile is None:
+        return b_value, direction, key
+    mosaic = frame.tile.mosaic
+    if b_value is None:
+        b_value = mosaic.b_value
+    if direction is None and mosaic.direction is not None:
+        direction = mosaic.direction
+        key = key or mosaic.direction
+    return b_value, direction, key
 
 
 class _RawReader:

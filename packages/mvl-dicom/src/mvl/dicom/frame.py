@@ -32,6 +32,8 @@ from .vendor import vr_of_private
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+    from .mosaic import Tile
+
 __all__ = [
     "Frame",
     "attribute_tag",
@@ -73,6 +75,9 @@ class Frame:
         Its functional group values by tag as :mod:`.groups` decoded them, which
         :meth:`group_values` returns (shared with other frames: not to be modified); None
         for single-frame files and where pydicom read the groups.
+    tile : Tile or None
+        Where its pixels are in its file's image when that is a Siemens mosaic
+        (:mod:`mvl.dicom.mosaic`); None for every other frame.
     """
 
     header: Header
@@ -87,6 +92,7 @@ class Frame:
     groups: tuple[Dataset, ...] = field(default=(), repr=False)
     _group_values: dict[int, Any] | None = field(default=None, repr=False, init=False)
     values: Mapping[int, Any] | None = field(default=None, repr=False)
+    tile: Tile | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:

@@ -16,7 +16,8 @@ that names the element, the files and the numbers:
 1. every frame has a position and an orientation (projection images have none);
 2. orientations are unit, orthogonal and the same for all frames
    (``allow_mixed_orientations`` keeps the largest group instead);
-3. (0028,0010) 'Rows', (0028,0011) 'Columns' and (0028,0030) 'Pixel Spacing' agree,
+3. (0028,0010) 'Rows', (0028,0011) 'Columns' (of a mosaic's tiles: :mod:`.mosaic`) and
+   (0028,0030) 'Pixel Spacing' agree,
    spacings are positive, and (0020,0052) 'Frame of Reference UID' is one;
 4. frames that share a position along the normal coincide in the slice plane, and
    make complete volumes (time points, diffusion directions: see :mod:`.volumes`, which
@@ -52,6 +53,7 @@ from . import elements as el
 from .acquisition import acquisition_of
 from .frame import Frame
 from .frame import frame_names as names
+from .mosaic import frame_size
 from .volumes import Facts, arrange
 
 __all__ = ["DEFAULT_SPACING_TOLERANCE", "StackGeometry", "stack_geometry"]
@@ -297,17 +299,23 @@ def _unit_orientation(frame: Frame, location: str) -> NDArray[np.float64]:
 
 def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool) -> NDArray[np.float64]:
     groups: list[tuple[NDArray[np.float64], list[Frame]]] = []
-    checked: dict[int, NDArray[np.float64]] = {}  # frames of one series share their orientation vector
+    # Frames of one series share their orientation vector (one object per raw value): each is checked and
+    # matched to a group once.
+    group_of: dict[int, list[Frame]] = {}
     for frame in result.frames:
-        orientation = checked.get(id(frame.orientation))
-        if orientation is None:
-            orientation = checked[id(frame.orientation)] = _unit_orientation(frame, location)
+        known = group_of.get(id(frame.orientation))
+        if known is not None:
+            known.append(frame)
+            continue
+        orientation = _unit_orientation(frame, location)
         for reference, members in groups:
             if reference is orientation or np.max(np.abs(reference - orientation)) <= ORIENTATION_TOLERANCE:
                 members.append(frame)
                 break
         else:
             groups.append((orientation, [frame]))
+            members = groups[-1][1]
+        group_of[id(frame.orientation)] = members
     if len(groups) == 1:
         return groups[0][0]
     groups.sort(key=lambda group: -len(group[1]))  # stable: ties keep the group of the first file
@@ -339,7 +347,14 @@ def _check_orientations(result: StackGeometry, location: str, allow_mixed: bool)
 def _check_sizes(frames: list[Frame], location: str) -> None:
     decoded: dict[tuple[bytes | None, bytes | None, bool], tuple[int | None, int | None]] = {}
     size_of = {}
+    tiles: dict[int, tuple[int | None, int | None]] = {}
     for frame in frames:  # thousands of files, a few distinct raw values
+        if frame.tile is not None:  # a mosaic's tile, not its whole image; one size per mosaic
+            size = tiles.get(id(frame.tile.mosaic))
+            if size is None:
+                size = tiles[id(frame.tile.mosaic)] = frame_size(frame)
+            size_of[id(frame)] = size
+            continue
         header = frame.header
         raw = (header.values.get(el.ROWS), header.values.get(el.COLUMNS), header.little_endian)
         size = decoded.get(raw)
@@ -357,15 +372,17 @@ def _check_sizes(frames: list[Frame], location: str) -> None:
             f"{summary}. Images of different sizes cannot be stacked; choose images with select= or remove the others",
             path=location,
         )
-    spacings = np.array([frame.spacing for frame in frames], dtype=np.float64)
-    common = _median(spacings)
-    off = np.flatnonzero(np.any(np.abs(spacings - common) > PIXEL_SPACING_RTOL * common, axis=1))
-    if off.size:
-        different = [frames[index] for index in off]
-        same = [frame for index, frame in enumerate(frames) if index not in set(off.tolist())]
+    counted = Counter(frame.spacing for frame in frames)  # a mosaic's tiles share one tuple
+    distinct = np.array(list(counted), dtype=np.float64)
+    common = _median(np.repeat(distinct, list(counted.values()), axis=0))
+    wrong = np.any(np.abs(distinct - common) > PIXEL_SPACING_RTOL * common, axis=1)
+    if wrong.any():
+        off = {spacing for spacing, bad in zip(counted, wrong.tolist(), strict=True) if bad}
+        different = [frame for frame in frames if frame.spacing in off]
+        same = [frame for frame in frames if frame.spacing not in off]
         raise GeometryError(
             f"{el.describe(el.PIXEL_SPACING)} differs between the images of the series: "
-            f"{_round(spacings[off[0]])} in {names(different)}, but {_round(common)} in {names(same)}",
+            f"{_round(np.asarray(different[0].spacing))} in {names(different)}, but {_round(common)} in {names(same)}",
             path=location,
         )
     raw_references = Counter(frame.header.values.get(el.FRAME_OF_REFERENCE_UID) for frame in frames)

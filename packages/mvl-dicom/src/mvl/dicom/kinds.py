@@ -113,8 +113,13 @@ def split_kinds(
         The user's ``select=``, merged into each kind's.
     """
     groups: dict[KindKey, list[Frame]] = {}
+    keys: dict[int, KindKey] = {}  # the tiles of a mosaic share one Acquisition: its key is made once
     for frame in frames:
-        groups.setdefault(kind_key(facts[id(frame)]), []).append(frame)
+        acquisition = facts[id(frame)]
+        key = keys.get(id(acquisition))
+        if key is None:
+            key = keys[id(acquisition)] = kind_key(acquisition)
+        groups.setdefault(key, []).append(frame)
     if len(groups) == 1:
         return [VolumeKind("", {}, tuple(frames))]
     first_index = {id(frame): index for index, frame in enumerate(frames)}

@@ -24,6 +24,7 @@ from .headers import Header
 from .inputs import open_source
 from .kinds import KindKey, kind_key, kind_labels
 from .limits import DEFAULT_LIMITS, Limits
+from .mosaic import MOSAIC_TAGS, Mosaic, is_mosaic, read_mosaic
 from .progress import ProgressCallback, reporter
 from .series import group_series, scan_source
 from .sources import FolderSource
@@ -53,11 +54,13 @@ class SeriesInfo:
     files : int
         Image files of the series.
     frames : int
-        Frames in them (one per single-frame file).
+        Frames in them: one per single-frame file, one per frame of a multi-frame object,
+        one per tile (slice) of a Siemens mosaic.
     rows, columns : int or None
-        The most common image size.
+        The most common image size; for a Siemens mosaic its tiles' (a slice's), not the
+        mosaic image's.
     sizes : tuple of (int, int)
-        Every image size present, most common first.
+        Every image size present, most common first (tiles for mosaics).
     orientation : str
         ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"oblique axial"`` (...),
         ``"mixed (N orientations)"`` or ``"none"``, from (0020,0037) 'Image Orientation (Patient)'.
@@ -78,6 +81,9 @@ class SeriesInfo:
         The kinds of images the series holds at the same positions, which load separately
         (echoes, magnitude and phase, derived maps; see :mod:`mvl.dicom.kinds`), first
         the one loaded by default; empty when it holds one kind.
+    slices : int or None
+        For a Siemens mosaic series, the slices of each volume (``NumberOfImagesInMosaic``:
+        one per tile of a file); None for other series, whose frames are their slices.
     """
 
     uid: str | None
@@ -98,6 +104,7 @@ class SeriesInfo:
     study_description: str | None = None
     volumes: int = 1
     kinds: tuple[str, ...] = ()
+    slices: int | None = None
 
     def open(self, **options: Any) -> Volume:
         """Load this series: ``open_stack(self.path, series_uid=self.uid, ...)`` with `options`."""
@@ -110,6 +117,8 @@ class SeriesInfo:
 
     def __str__(self) -> str:
         size = f"{self.rows}x{self.columns}" if self.rows else "?"
+        if self.slices is not None:
+            size += f"x{self.slices}"
         text = f"{self.modality or '?'} {self.description or ''!r} {self.files} files, {self.frames} frames, {size}"
         if self.volumes > 1:
             text += f" x {self.volumes} volumes"
@@ -153,6 +162,22 @@ def orientation_label(orientation: Any) -> str:
     normal = np.abs(normal / length)
     plane = ("sagittal", "coronal", "axial")[int(np.argmax(normal))]
     return plane if normal.max() >= 0.99 else f"oblique {plane}"
+
+
+class _MosaicCache:
+    """``mosaic_of(header)``: what a Siemens mosaic file says about its tiles, read once per listing; None if it
+    is not a mosaic or cannot be unpacked (loading it says why)."""
+
+    def __init__(self) -> None:
+        self._mosaics: dict[int, Mosaic | None] = {}
+
+    def __call__(self, header: Header) -> Mosaic | None:
+        if id(header) not in self._mosaics:
+            try:
+                self._mosaics[id(header)] = read_mosaic(header) if is_mosaic(header) else None
+            except MvlError:
+                self._mosaics[id(header)] = None
+        return self._mosaics[id(header)]
 
 
 class _FrameCache:
@@ -239,7 +264,7 @@ def survey(
     try:
         with reporter(progress, "headers", source.count()) as counter:
             scan = scan_source(
-                source, keep=el.SURVEY_TAGS, keep_header=False, workers=workers, limits=limits, tick=counter.tick
+                source, keep=_SURVEY_KEPT, keep_header=False, workers=workers, limits=limits, tick=counter.tick
             )
     finally:
         source.close()
@@ -254,19 +279,21 @@ def survey(
     folder_source = isinstance(source, FolderSource)
     root = source.folder if isinstance(source, FolderSource) else source.path
     result = []
+    mosaic_of = _MosaicCache()
     for uid, headers in group_series(scan.images).items():
         first = headers[0]
-        sizes = _sizes(headers)
+        sizes = _sizes(headers, mosaic_of)
         frames = 0
         for header in headers:
+            mosaic = mosaic_of(header)
             try:  # a broken count must not stop the listing
-                frames += max(1, header.integer(el.NUMBER_OF_FRAMES, 1) or 1)
-            except MvlError:  # noqa: PERF203
+                frames += mosaic.count if mosaic is not None else max(1, header.integer(el.NUMBER_OF_FRAMES, 1) or 1)
+            except MvlError:
                 frames += 1
         location, needs_recursion = _loadable_path(root, headers, folder_source)
         (rows, columns), _ = sizes.most_common(1)[0]
         frames_in = _FrameCache()
-        volumes, kinds = _volumes_and_kinds(headers, frames_in)
+        volumes, kinds, slices = _volumes_and_kinds(headers, frames_in, mosaic_of)
         result.append(
             SeriesInfo(
                 uid=uid,
@@ -287,6 +314,7 @@ def survey(
                 study_description=first.description(el.STUDY_DESCRIPTION),
                 volumes=volumes,
                 kinds=kinds,
+                slices=slices,
             )
         )
     result.sort(key=lambda info: (info.study_uid or "", info.number if info.number is not None else -1, info.uid or ""))
@@ -337,12 +365,15 @@ def list_series(
     return survey(path, recursive=recursive, workers=workers, progress=progress, limits=limits).series
 
 
-def _volumes_and_kinds(headers: list[Header], frames_in: _FrameCache) -> tuple[int, tuple[str, ...]]:
-    """The volume count of the first kind and the labels of the kinds, from the kept header values.
+def _volumes_and_kinds(
+    headers: list[Header], frames_in: _FrameCache, mosaic_of: _MosaicCache
+) -> tuple[int, tuple[str, ...], int | None]:
+    """The volume and slice counts of the first kind and the labels of the kinds, from the kept header values.
 
     Single-frame files are counted by their raw values (echo, image type, kernel,
     position), and each distinct combination decoded once; multi-frame objects through
-    their frames. The first kind is the one :func:`~mvl.dicom.open_stack` loads by default.
+    their frames; a mosaic file is one volume of its tiles. The first kind is the one
+    :func:`~mvl.dicom.open_stack` loads by default.
     """
     raw: Counter[tuple[bytes | None, ...]] = Counter()
     positions: dict[KindKey, Counter[tuple[float, ...]]] = {}
@@ -359,20 +390,25 @@ def _volumes_and_kinds(headers: list[Header], frames_in: _FrameCache) -> tuple[i
     for header in headers:
         if not header.multi_frame:
             example.setdefault(tuple(header.values.get(tag) for tag in _KIND_TAGS), header)
+    tiles: dict[KindKey, int] = {}  # slices per mosaic file, for the kinds of mosaics
     for values, count in raw.items():
         try:
             facts, place = _file_facts(example[values])
         except MvlError:
             continue
         positions.setdefault(kind_key(facts), Counter())[_place(place)] += count
+        mosaic = mosaic_of(example[values])
+        if mosaic is not None:
+            tiles[kind_key(facts)] = mosaic.count
     if not positions:
-        return 1, ()
+        return 1, (), None
     ordered = sorted(positions, key=lambda key: (key[0] is None, key[0] or 0, str(key[2] or "").startswith("DERIVED")))
     volumes = max(positions[ordered[0]].values())
+    slices = tiles.get(ordered[0])  # mosaics only: other series' slices are their frames
     if len(positions) == 1:
-        return volumes, ()
+        return volumes, (), slices
     labels = kind_labels(ordered)
-    return volumes, tuple(labels[key] for key in ordered)
+    return volumes, tuple(labels[key] for key in ordered), slices
 
 
 #: What tells kinds and positions apart in a single-frame file's kept values.
@@ -399,19 +435,27 @@ def _file_facts(header: Header) -> tuple[Acquisition, list[float] | None]:
     return facts, header.floats(el.IMAGE_POSITION)
 
 
-def _sizes(headers: list[Header]) -> Counter[tuple[int, int]]:
-    """How many images have each (Rows, Columns); each raw pair decoded once."""
+def _sizes(headers: list[Header], mosaic_of: _MosaicCache) -> Counter[tuple[int, int]]:
+    """How many images have each (Rows, Columns), a mosaic's tiles' for mosaics; each raw pair decoded once."""
     counts: Counter[tuple[bytes | None, bytes | None]] = Counter()
     example: dict[tuple[bytes | None, bytes | None], Header] = {}
+    sizes: Counter[tuple[int, int]] = Counter()
     for header in headers:
+        mosaic = mosaic_of(header)
+        if mosaic is not None:
+            sizes[(mosaic.rows, mosaic.columns)] += 1
+            continue
         key = (header.values.get(el.ROWS), header.values.get(el.COLUMNS))
         counts[key] += 1
         example.setdefault(key, header)
-    sizes: Counter[tuple[int, int]] = Counter()
     for key, count in counts.items():
         header = example[key]
         sizes[(header.integer(el.ROWS) or 0, header.integer(el.COLUMNS) or 0)] += count
     return sizes
+
+
+#: What listing keeps of each file: :data:`~mvl.dicom.elements.SURVEY_TAGS` and what unpacks a mosaic.
+_SURVEY_KEPT = el.SURVEY_TAGS | MOSAIC_TAGS
 
 
 def _safe_int(header: Header) -> int | None:

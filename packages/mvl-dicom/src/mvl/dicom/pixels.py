@@ -2,7 +2,9 @@
 
 The output array is allocated once, frame after frame written into it, and never
 copied: uncompressed frames are read from the file directly into their place
-(``readinto``), compressed ones decoded by pydicom's decoders and copied in.
+(``readinto``), compressed ones decoded by pydicom's decoders and copied in. A Siemens
+mosaic (:mod:`.mosaic`) is read (or decoded) once per file into a buffer of one mosaic
+image, and each tile copied from there into its slice's place.
 
 Rescale (PS3.3 C.11.1.1.2: value = stored value x (0028,1053) 'Rescale Slope' + (0028,1052)
 'Rescale Intercept') is applied by default, per frame, since frames may differ. The
@@ -36,6 +38,7 @@ from . import elements as el
 from .frame import Frame
 from .headers import Header
 from .limits import Limits
+from .mosaic import Tile, frame_size
 
 __all__ = ["OutputPlan", "PixelLayout", "check_decoders", "layout_of", "plan_output", "read_frames"]
 
@@ -249,7 +252,8 @@ def plan_output(frames: Sequence[Frame], layouts: Sequence[PixelLayout], rescale
             f"{el.describe(el.BITS_ALLOCATED)} or {el.describe(el.PIXEL_REPRESENTATION)} differ between the images "
             f"of the series ({', '.join(sorted({str(layout.dtype) for layout in layouts}))})"
         )
-    shape: tuple[int, ...] = (len(frames), first.rows, first.columns)
+    rows, columns = frame_size(frames[0])  # a mosaic's tile
+    shape: tuple[int, ...] = (len(frames), rows or first.rows, columns or first.columns)
     if first.samples > 1:
         shape += (first.samples,)
     slopes = np.array([frame.slope if rescale else 1.0 for frame in frames], dtype=np.float64)
@@ -298,11 +302,12 @@ def _fits(dtype: np.dtype[Any], low: float, high: float) -> bool:
 
 @dataclass
 class _Work:
-    """Where one file's frames go: (frame index in the file, slot in the output)."""
+    """Where one file's frames go: (frame index in the file, slot in the output), or its mosaic's (tile, slot)."""
 
     header: Header
     layout: PixelLayout
     targets: list[tuple[int, int]]
+    tiles: list[tuple[Tile, int]]
 
 
 def read_frames(
@@ -333,18 +338,22 @@ def read_frames(
     """
     work: dict[int, _Work] = {}
     for slot, (frame, layout) in enumerate(zip(frames, layouts, strict=True)):
-        entry = work.setdefault(id(frame.header), _Work(frame.header, layout, []))
-        entry.targets.append((frame.index or 0, slot))
+        entry = work.setdefault(id(frame.header), _Work(frame.header, layout, [], []))
+        if frame.tile is None:
+            entry.targets.append((frame.index or 0, slot))
+        else:
+            entry.tiles.append((frame.tile, slot))
     output = np.empty(plan.shape, dtype=plan.stored if plan.in_place else plan.dtype)
+    identity = bool(np.all(plan.slopes == 1) and np.all(plan.intercepts == 0))  # nothing to rescale
     pending: list[int] = []  # slots whose values did not fit the integer type
     lock = threading.Lock()
     local = threading.local()
 
-    def scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDArray[Any]:
-        buffer: NDArray[Any] | None = getattr(local, "buffer", None)
+    def scratch(shape: tuple[int, ...], dtype: np.dtype[Any], name: str = "buffer") -> NDArray[Any]:
+        buffer: NDArray[Any] | None = getattr(local, name, None)
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
             buffer = np.empty(shape, dtype=dtype)
-            local.buffer = buffer
+            setattr(local, name, buffer)
         return buffer
 
     def place(slot: int, raw: NDArray[Any]) -> None:
@@ -365,14 +374,29 @@ def read_frames(
     def one_file(header: Header, stream: BinaryIO) -> None:
         entry = work[id(header)]
         layout = entry.layout
-        if layout.native:
+        if entry.tiles:
+            _mosaic(stream, header, entry, lambda shape, dtype: scratch(shape, dtype, "mosaic"), _store_tiles)
+        elif layout.native:
             for index, slot in entry.targets:
                 target = output[slot] if plan.in_place else scratch(plan.shape[1:], plan.stored)
                 _read_native(stream, header, layout, index, target)
                 place(slot, target)
         else:
             _decode(stream, header, entry.targets, lambda slot, frame: _store(slot, frame))
-        tick(len(entry.targets))
+        tick(len(entry.targets) + len(entry.tiles))
+
+    def _store_tiles(slots: list[int], tiles: NDArray[Any]) -> None:
+        """Store the tiles of one mosaic (a (tiles, rows, columns) array) in their slots."""
+        if not plan.in_place:
+            for slot, tile in zip(slots, tiles, strict=True):
+                place(slot, tile)
+            return
+        if not np.can_cast(tiles.dtype, output.dtype, "same_kind") or tiles.shape[1:] != output.shape[1:]:
+            raise DataError(f"the decoded mosaic's tiles ({tiles.dtype}, {tiles.shape[1:]}) do not fit the volume")
+        output[slots] = tiles
+        if plan.scan or not identity:
+            for slot in slots:
+                place(slot, output[slot])
 
     def _store(slot: int, frame: NDArray[Any]) -> None:
         if plan.in_place:
@@ -453,11 +477,54 @@ def _read_native(stream: BinaryIO, header: Header, layout: PixelLayout, index: i
         np.right_shift(target, shift, out=target)
 
 
+def _mosaic(
+    stream: BinaryIO,
+    header: Header,
+    entry: _Work,
+    scratch: Callable[[tuple[int, ...], np.dtype[Any]], NDArray[Any]],
+    store: Callable[[list[int], NDArray[Any]], None],
+) -> None:
+    """Read a mosaic's image once (into `scratch`, or decoded by pydicom), then store its tiles in their slots.
+
+    The tiles are cut out with one indexing of the image seen as (grid, tile rows, grid,
+    tile columns): one copy of the tiles wanted, whatever their number.
+    """
+    layout = entry.layout
+    mosaic = entry.tiles[0][0].mosaic  # one file, one mosaic
+    numbers = np.array([tile.number for tile, _ in entry.tiles], dtype=np.intp)
+    slots = [slot for _, slot in entry.tiles]
+
+    def cut(image: NDArray[Any]) -> None:
+        if image.shape[:2] != mosaic.image_shape:
+            raise DataError(
+                f"the decoded mosaic image is {image.shape[0]} x {image.shape[1]} pixels, not the "
+                f"{mosaic.grid} x {mosaic.grid} tiles of {mosaic.rows} x {mosaic.columns} its header says",
+                path=header.name,
+            )
+        if mosaic.leftover != (0, 0):  # rows and columns past the last tile hold no slice
+            image = image[: mosaic.grid * mosaic.rows, : mosaic.grid * mosaic.columns]
+        grid = image.reshape(mosaic.grid, mosaic.rows, mosaic.grid, mosaic.columns, *image.shape[2:])
+        store(slots, grid[numbers // mosaic.grid, :, numbers % mosaic.grid])
+
+    if layout.native:
+        image = scratch((layout.rows, layout.columns), layout.dtype)
+        _read_native(stream, header, layout, 0, image)
+        cut(image)
+    else:
+        _decode(stream, header, [(0, 0)], lambda _, image: cut(image))
+
+
 def _decode(
     stream: BinaryIO, header: Header, targets: list[tuple[int, int]], store: Callable[[int, NDArray[Any]], None]
 ) -> None:
-    """Decode frames through pydicom (compressed, deflated, bit-packed or colour data)."""
+    """Decode frames through pydicom (compressed, deflated, bit-packed or colour data).
+
+    A deflated data set (PS3.5 A.5) is inflated by reading it whole with pydicom first:
+    pydicom's frame iterator reads files as stored, where the pixel data is deflated too.
+    """
+    from pydicom import dcmread
     from pydicom.pixels.utils import iter_pixels
+    from pydicom.uid import UID
 
     wanted = dict(targets)
     indices = sorted(wanted)
@@ -466,7 +533,9 @@ def _decode(
         source = io.BytesIO(stream.read())
     stream.seek(0)
     try:
-        for index, frame in zip(indices, iter_pixels(source, indices=indices), strict=True):
+        inflated = dcmread(source) if UID(header.transfer_syntax).is_deflated else None
+        frames = iter_pixels(source if inflated is None else inflated, indices=indices)
+        for index, frame in zip(indices, frames, strict=True):
             store(wanted[index], frame)
     except (MissingDependencyError, DataError):
         raise

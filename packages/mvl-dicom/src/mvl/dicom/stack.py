@@ -16,7 +16,7 @@ from mvl.coords import FormatWarning, InputError, MvlError, MvlWarning, NoImageD
 from mvl.coords.errors import warn
 
 from . import elements as el
-from .acquisition import acquisition_of
+from .acquisition import acquisitions_of
 from .frame import Frame, attribute_tag
 from .frames import frames_of
 from .geometry import DEFAULT_SPACING_TOLERANCE, stack_geometry
@@ -24,10 +24,12 @@ from .headers import Header
 from .inputs import open_source
 from .kinds import chosen_kind, kinds_message, split_kinds
 from .limits import DEFAULT_LIMITS, Limits
+from .mosaic import MOSAIC_TAGS, mosaic_warnings
 from .pixels import PixelLayout, check_decoders, layout_of, plan_output, read_frames
 from .progress import ProgressCallback, reporter
 from .selection import Selector, select_frames
 from .series import check_seed, choose_series, handle_broken, relevant_broken, scan_source
+from .slice_timing import protocol_timing, series_slice_timing
 from .sources import FolderSource, Member, Source
 from .vendor import PRIVATE_TAGS, philips_precise_rescale
 from .volumes import VolumeInfo, volume_table
@@ -123,6 +125,15 @@ class DicomStack:
         The other kinds of images in the series, each with the ``select=`` that loads it.
     evidence : str
         What told the volumes apart, e.g. ``"(0020,0012) 'Acquisition Number'"``; empty for one volume.
+    slice_timing : tuple of float or None
+        For a Siemens mosaic series, when each slice was acquired, ms after the first, one
+        per slice in the order of the slice axis: the first volume's ``MosaicRefAcqTimes``,
+        or the second's where the first's are faulty (:mod:`mvl.dicom.slice_timing`; each
+        volume's own are in :attr:`volumes`), or where no file states them (syngo VB12 and
+        older) the protocol's (:mod:`mvl.dicom.protocol`); None for other series.
+    tiles : tuple of (int or None)
+        The tile number (0-based, row after row) of each slice in its Siemens mosaic
+        (:mod:`mvl.dicom.mosaic`), None for slices of other files.
     """
 
     path: Path
@@ -139,6 +150,8 @@ class DicomStack:
     kind: str = ""
     other_kinds: tuple[str, ...] = ()
     evidence: str = ""
+    slice_timing: tuple[float, ...] | None = None
+    tiles: tuple[int | None, ...] = ()
 
     def volume_table(self) -> dict[str, list[Any]]:
         """The :attr:`volumes` as columns, one list per field: ``pandas.DataFrame(stack.volume_table())``.
@@ -178,7 +191,7 @@ def _keep_tags(select: Mapping[str, Selector] | None) -> frozenset[int]:
             extra.add(attribute_tag(key))
         except ValueError as error:  # noqa: PERF203
             raise ValueError(f"select: {error}") from None
-    return el.IMAGE_TAGS | PRIVATE_TAGS | extra
+    return el.IMAGE_TAGS | PRIVATE_TAGS | MOSAIC_TAGS | extra
 
 
 def open_stack(
@@ -378,7 +391,7 @@ def _load(
         frames = select_frames(frames, options.select)
         if not frames:
             raise NoImageDataError(f"no image of the series matches select={options.select!r}", path=location)
-    facts = {id(frame): acquisition_of(frame) for frame in frames}
+    facts = acquisitions_of(frames)
     kinds = split_kinds(frames, facts, select=options.select)
     kind = chosen_kind(kinds, seed)
     if len(kinds) > 1:
@@ -395,6 +408,7 @@ def _load(
     )
     collected += geometry.warnings
     frames = geometry.frames
+    collected += mosaic_warnings(frames, location)
     if options.philips_precise:
         _use_philips_scaling(frames, location, collected)
     frame_layouts = [layouts[id(frame.header)] for frame in frames]
@@ -402,21 +416,30 @@ def _load(
     plan = plan_output(frames, frame_layouts, options.rescale, options.limits)
     with reporter(options.progress, "pixels", len(frames)) as counter:
         data = read_frames(frames, frame_layouts, plan, _reader(source, options.workers), counter.tick)
+    volumes = volume_table(geometry.volumes, facts, geometry.transformation)
+    timing, timing_warnings = series_slice_timing(
+        volumes, [volume[0].header.member.key for volume in geometry.volumes], location
+    )
+    collected += timing_warnings
+    if timing is None and geometry.volumes:
+        timing = protocol_timing(source, geometry.volumes[0])
     stack = DicomStack(
         path=source.path,
         series_uid=choice.uid,
         files=tuple(frame.header.name for frame in frames),
         frames=tuple(frame.index for frame in frames),
+        tiles=tuple(None if frame.tile is None else frame.tile.number for frame in frames),
         positions=np.array([frame.position for frame in frames], dtype=np.float64),
         slopes=plan.slopes,
         intercepts=plan.intercepts,
         tilt=geometry.tilt,
         left_out=(*skipped, *(frame.short_name for frame in geometry.dropped)),
         headers=tuple(frame.header for frame in frames),
-        volumes=volume_table(geometry.volumes, facts, geometry.transformation),
+        volumes=volumes,
         kind=kind.label if len(kinds) > 1 else "",
         other_kinds=tuple(f"{other.label}: {other.hint}" for other in kinds if other is not kind),
         evidence=geometry.evidence,
+        slice_timing=timing,
     )
     count = len(geometry.volumes)
     return data.reshape(count, data.shape[0] // count, *data.shape[1:]), geometry.transformation, stack

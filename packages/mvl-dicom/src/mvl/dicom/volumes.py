@@ -89,6 +89,7 @@ _DIAGNOSTIC_KEYWORDS = (
     "InstanceNumber",
     "DiffusionBValue",
     "ImageType",
+    "SeriesNumber",
     "SeriesInstanceUID",
     "SOPInstanceUID",
 )
@@ -149,6 +150,11 @@ class VolumeInfo:
         (0020,9128) 'Temporal Position Index', else (0020,0100) 'Temporal Position Identifier'.
     acquisition_number : int or None
         (0020,0012) 'Acquisition Number'.
+    slice_timing : tuple of float or None
+        For a Siemens mosaic, when each slice was acquired (the CSA header's
+        ``MosaicRefAcqTimes``), ms after the volume's first slice, one per slice in the
+        order of the slice axis ``k`` of :attr:`~mvl.coords.Volume.src_data` (dcm2niix's
+        ``SliceTiming`` gives the same in seconds, in its own slice order); None elsewhere.
     """
 
     index: int
@@ -164,6 +170,7 @@ class VolumeInfo:
     component: str | None = None
     temporal_index: int | None = None
     acquisition_number: int | None = None
+    slice_timing: tuple[float, ...] | None = None
 
 
 def _rounded(vector: tuple[float, ...] | None) -> tuple[float, ...] | None:
@@ -312,8 +319,16 @@ def _count_summary(positions: Sequence[Sequence[Frame]], along: Sequence[float] 
 
 def _check_constant(volumes: list[list[Frame]], facts: Facts, evidence: str, location: str) -> None:
     for index, volume in enumerate(volumes):
+        shared = Counter(id(facts[id(frame)]) for frame in volume)  # the tiles of a mosaic share their facts
+        if len(shared) == 1:
+            continue
+        distinct = {id(facts[id(frame)]): facts[id(frame)] for frame in volume}
         for name, value_of in _CONSTANT:
-            values = Counter(value_of(facts[id(frame)]) for frame in volume) - Counter({None: len(volume)})
+            values: Counter[Any] = Counter()
+            for key, count in shared.items():
+                value = value_of(distinct[key])
+                if value is not None:
+                    values[value] += count
             if len(values) > 1:
                 shown = ", ".join(f"{value} ({count} images)" for value, count in values.most_common(4))
                 raise AmbiguousInputError(
@@ -423,6 +438,7 @@ def volume_table(
         timed = [acquisition for acquisition in acquisitions if acquisition.seconds is not None]
         first = min(timed, key=lambda acquisition: acquisition.seconds or 0.0) if timed else acquisitions[0]
         direction = first.direction
+        times = [None if frame.tile is None else frame.tile.time for frame in volume]
         voxel = None
         if direction is not None and float(np.linalg.norm(direction)) > 0:
             solved = np.linalg.solve(axes, np.asarray(direction, dtype=np.float64))
@@ -442,6 +458,7 @@ def volume_table(
                 component=first.component,
                 temporal_index=first.temporal_index if first.temporal_index is not None else first.temporal_identifier,
                 acquisition_number=first.acquisition_number,
+                slice_timing=None if None in times else tuple(time for time in times if time is not None),
             )
         )
     return tuple(rows)
