@@ -66,7 +66,7 @@ def ascconv(data: bytes) -> dict[str, str]:
         return {}
     end = data.find(_END, start)
     block = data[start : end if end >= 0 else len(data)].decode("latin-1")
-    lines = {}
+    lines: dict[str, str] = {}
     for line in block.splitlines()[1:]:
         match = _LINE.match(line.split("#", 1)[0])
         if match:
