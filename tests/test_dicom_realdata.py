@@ -14,7 +14,9 @@ dcm2niix's ``SliceTiming``.
 from __future__ import annotations
 
 import ast
+import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -92,20 +94,22 @@ def _array(image):
     return data
 
 
-def _load(folder: Path, uid: str, word: str | None, scaling: str, select: dict[str, object] | None = None):
+def _load(
+    folder: Path, uid: str, word: str | None, scaling: str, select: dict[str, object] | None = None, system: str = "RAS"
+):
     """Load the series; with `word`, the kind whose label holds it, through the select= the warning prints."""
     import mvl.dicom
 
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        volume = mvl.dicom.open_stack(folder, series_uid=uid, philips_scaling=scaling, system="RAS", select=select)
+        volume = mvl.dicom.open_stack(folder, series_uid=uid, philips_scaling=scaling, system=system, select=select)
     if word is None or word in volume.src_object.kind:
         return volume
     (hint,) = [text for text in volume.src_object.other_kinds if word in text.split(":")[0]]
     select = ast.literal_eval(hint.split("select=", 1)[1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the printed select= leaves one kind: nothing left to warn about
-        return mvl.dicom.open_stack(folder, series_uid=uid, select=select, philips_scaling=scaling, system="RAS")
+        return mvl.dicom.open_stack(folder, series_uid=uid, select=select, philips_scaling=scaling, system=system)
 
 
 def _assert_matches(volume, reference: Path) -> None:
@@ -191,3 +195,170 @@ def test_a_4d_series_saved_as_nifti_reads_back_in_nibabel_like_dcm2niix_wrote_it
     written = nibabel.load(target)
     assert written.shape == (64, 64, 15, 10)
     _assert_matches(mvloader.load(target), corpus / "Ref" / "DCM2NIIX_regression_test_4.nii")
+
+
+# -- sidecars (issue 16): every key both write has the same value -------------------------------------
+
+#: The keys the sidecar may write, compared where dcm2niix writes them too.
+COMPARED = (
+    "Modality",
+    "Manufacturer",
+    "ManufacturersModelName",
+    "MagneticFieldStrength",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ProtocolName",
+    "AcquisitionTime",
+    "ImageType",
+    "RepetitionTime",
+    "EchoTime",
+    "InversionTime",
+    "FlipAngle",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "EchoNumber",
+    "SliceTiming",
+)
+#: (output, key): why ours differs, by decision. Nothing else may.
+KNOWN = {
+    ("Philips_WIP_B0_NS_801_e1.nii", "EchoNumber"): "one echo number and one non-zero echo time in the files",
+    ("Philips_WIP_B0_NS_801_e2_fieldmaphz.nii", "EchoNumber"): "a computed field map (echo time 0)",
+    ("Philips_WIP_B0_NS_801_e2_fieldmaphz.nii", "ImageType"): "dcm2niix appends its own FIELDMAPHZ, we REAL",
+    ("9_gre_field_mapping_e2_ph.nii", "EchoNumber"): "a phase image of a series of one echo time",
+    # GE states each slice's time only in a private element dcm2niix reads (RTIA timer); not read yet
+    **{(f"DCM2NIIX_regression_test_{n}.nii", "SliceTiming"): "GE's private slice times" for n in (4, 5, 6, 7)},
+}
+
+
+def _sidecar_outputs() -> list[object]:
+    if not REALDATA.is_dir():
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=MISSING), id="realdata-absent")]
+    params = []
+    for corpus in CORPORA:
+        index = json.loads((REALDATA / corpus / "index.json").read_text())
+        params.extend(
+            pytest.param(corpus, output, id=f"{corpus}/{Path(output['ref']).name}")
+            for output in index["outputs"]
+            if (REALDATA / corpus / str(output["ref"])).with_suffix(".json").is_file()
+        )
+    return params
+
+
+def _seconds_of_day(text: str) -> float:
+    hours, minutes, seconds = text.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _version(sidecar: dict[str, object]) -> str:
+    return str(sidecar.get("ConversionSoftwareVersion", "v0"))
+
+
+def _same(key: str, ours: object, theirs: object, reference: dict[str, object]) -> bool:
+    if key == "AcquisitionTime":
+        return abs(_seconds_of_day(str(ours)) - _seconds_of_day(str(theirs))) < 1e-3
+    if key == "ImageType" and _version(reference) < "v1.0.2024" and isinstance(ours, list):
+        # dcm2niix before v1.0.2024 did not append the complex component (dcm_qa_ts's reference)
+        return ours == theirs or ours[:-1] == theirs
+    if isinstance(theirs, float | int) and not isinstance(theirs, bool) and isinstance(ours, float | int):
+        return math.isclose(ours, theirs, rel_tol=5e-6, abs_tol=1e-9)
+    return ours == theirs
+
+
+def _slice_timing_matches(volume, reference_nifti: Path, ours: list[float], theirs: list[float]) -> bool:
+    """Our slice k's time is dcm2niix's for its slice at the same place in world space (2.5 ms: the clock's step)."""
+    import nibabel
+
+    if len(ours) != len(theirs):
+        return False
+    to_reference = np.linalg.inv(nibabel.load(reference_nifti).affine) @ volume.get_src_transformation("RAS")
+    for k, time in enumerate(ours):
+        reference_k = round(float((to_reference @ np.array([0.0, 0.0, k, 1.0]))[2]))
+        if not math.isclose(time, theirs[reference_k], rel_tol=5e-6, abs_tol=2.5e-3 + 1e-6):
+            return False
+    return True
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason=MISSING)
+@pytest.mark.parametrize(("corpus", "output"), _sidecar_outputs())
+def test_every_sidecar_key_equals_dcm2niix(corpus, output, converted):
+    from mvl.dicom.sidecar import sidecar
+
+    ref = Path(output["ref"])
+    reference = json.loads((REALDATA / corpus / ref).with_suffix(".json").read_text())
+    word, scaling = KINDS.get(ref.name, (None, "standard"))
+    select = {"SeriesNumber": output["series_number"]} if _uid_shared(corpus, output) else None
+    volume = _load(REALDATA / corpus / output["in_folders"][0], output["series_instance_uid"], word, scaling, select)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = sidecar(volume)
+    json.dumps(ours)  # JSON-ready
+    differences = []
+    for key in COMPARED:
+        if (ref.name, key) in KNOWN or (key not in ours and key not in reference):
+            continue
+        if (key in ours) != (key in reference):
+            differences.append(f"{key}: ours {ours.get(key)!r}, dcm2niix {reference.get(key)!r}")
+        elif key == "SliceTiming":
+            if not _slice_timing_matches(volume, converted(corpus, output), ours[key], reference[key]):
+                differences.append(f"{key}: ours {ours[key][:6]}..., dcm2niix {reference[key][:6]}...")
+        elif not _same(key, ours[key], reference[key], reference):
+            differences.append(f"{key}: ours {ours[key]!r}, dcm2niix {reference[key]!r}")
+    assert not differences, "; ".join(differences)
+
+
+def test_known_differences_name_outputs_of_the_corpora():
+    # each KNOWN entry names a real output (a renamed one would silently stop excusing anything)
+    names = {
+        Path(str(output["ref"])).name
+        for corpus in CORPORA
+        if REALDATA.is_dir()
+        for output in json.loads((REALDATA / corpus / "index.json").read_text())["outputs"]
+    }
+    if names:
+        assert {name for name, _ in KNOWN} <= names
+
+
+def _world_directions(bvecs: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """FSL b-vectors (3 x N, in the voxel axes of an image with this RAS+ affine) as RAS+ unit directions."""
+    axes = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
+    voxel = np.array(bvecs, dtype=np.float64)
+    if np.linalg.det(axes) > 0:
+        voxel[0] = -voxel[0]
+    world = axes @ voxel
+    lengths = np.linalg.norm(world, axis=0)
+    return np.divide(world, lengths, out=np.zeros_like(world), where=lengths > 0)
+
+
+def _bvec_outputs() -> list[object]:
+    return [
+        param
+        for param in _sidecar_outputs()
+        if param.values[0] is None
+        or (REALDATA / param.values[0] / str(param.values[1]["ref"])).with_suffix(".bvec").is_file()
+    ]
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason=MISSING)
+@pytest.mark.parametrize(("corpus", "output"), _bvec_outputs())
+@pytest.mark.parametrize(("system", "aligned"), [("RAS", False), ("LPS", True), ("SAR", True)])
+def test_fsl_bvecs_point_where_dcm2niix_points_in_world_space(corpus, output, converted, system, aligned):
+    import nibabel
+
+    from mvl.dicom.gradients import fsl_gradients, fsl_texts
+
+    ref = REALDATA / corpus / str(output["ref"])
+    word, scaling = KINDS.get(ref.name, (None, "standard"))
+    folder = REALDATA / corpus / output["in_folders"][0]
+    volume = _load(folder, output["series_instance_uid"], word, scaling, system=system)
+    gradients = fsl_gradients(volume, aligned=aligned)
+    assert gradients is not None
+    bvals, bvecs = gradients
+    assert bvals == pytest.approx(np.loadtxt(ref.with_suffix(".bval"), ndmin=1))
+    _, bvec_text = fsl_texts(gradients)
+    assert np.loadtxt(io.StringIO(bvec_text), ndmin=2).shape == (3, len(bvals))
+    ours_matrix = volume.get_aligned_transformation("RAS") if aligned else volume.get_src_transformation("RAS")
+    ours = _world_directions(np.array(bvecs).T, ours_matrix)
+    theirs = _world_directions(
+        np.loadtxt(ref.with_suffix(".bvec"), ndmin=2), nibabel.load(converted(corpus, output)).affine
+    )
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)

@@ -24,6 +24,7 @@ from .cli_options import add_load_flags, cli_hints, load_options
 from .info import describe, format_description
 from .loading import load, save
 from .registry import detect_format, format_for_saving, installed_formats, output_suffixes
+from .sidecars import sidecar_files, write_sidecars
 
 __all__ = ["main"]
 
@@ -140,15 +141,20 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
 
 def _convert(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
     target = format_for_saving(args.output)  # fail before the (maybe long) load
-    volume, _ = _load(args, status)
+    volume, source_format = _load(args, status)
     options: dict[str, Any] = {"src_order": not args.aligned}
     options.update(target.accepts({SRC_SYSTEM: not args.aligned}, saving=True))  # a format that states its world
     status(f"writing {args.output} ({target.name})")
+    beside = {}
+    if args.sidecar:  # computed before the save: a header that cannot be read again fails before any file is written
+        beside = sidecar_files(volume, args.output, source_format=source_format, aligned=args.aligned, source=args.path)
     save(args.output, volume, **options)
+    written = write_sidecars(beside)
     status.done()
     if not args.quiet:
         layout = f"aligned to {volume.system}" if args.aligned else "in source voxel order"
-        out.write(f"wrote {args.output} ({target.name}, {layout})\n")
+        also = f" and {', '.join(path.name for path in written)}" if written else ""
+        out.write(f"wrote {args.output} ({target.name}, {layout}){also}\n")
     return 0
 
 
@@ -177,6 +183,7 @@ def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
             jobs=args.jobs,
             scheduler=args.scheduler,
             progress=bar,
+            sidecars=args.sidecar,
         )
     finally:
         bar.close()
@@ -254,6 +261,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("output", help=f"target file, ending in {', '.join(endings)}")
     convert.add_argument("--aligned", action="store_true", help="write the voxels aligned to --system")
+    convert.add_argument(
+        "--no-sidecar",
+        dest="sidecar",
+        action="store_false",
+        help="write no JSON sidecar (and no .bval/.bvec) beside a DICOM-sourced output",
+    )
     convert.set_defaults(run=_convert)
 
     preview = commands.add_parser("preview", parents=[loading, common], help="PNG of three orthogonal slices")
@@ -271,6 +284,12 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
     batch.add_argument("--jobs", type=int, default=None, help="CPUs to use: worker processes (default: all CPUs)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    batch.add_argument(
+        "--no-sidecar",
+        dest="sidecar",
+        action="store_false",
+        help="write no JSON sidecars (and no .bval/.bvec) beside DICOM-sourced outputs",
+    )
     batch.set_defaults(run=_batch)
     return parser
 

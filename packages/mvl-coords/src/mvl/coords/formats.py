@@ -225,6 +225,12 @@ class Format:
         called as ``parts(path, recursive=...)`` and returning an :class:`Inventory`.
         A format that reads folder trees (its `sniff` says yes to a folder) must have
         one. None: every file the format sniffs is one input (see :meth:`find_parts`).
+    sidecars : str, optional
+        ``"module:function"`` of the files a conversion writes beside the output of a
+        volume this format loaded, called as ``sidecars(volume, aligned=..., provenance=...)``
+        and returning ``{ending: text}``, e.g. ``{".json": ..., ".bval": ..., ".bvec": ...}``
+        (``aligned``: the output holds ``aligned_data``; ``provenance``: keys the converter
+        adds to a JSON sidecar). None: nothing beside the output (see :meth:`sidecar_files`).
 
     Examples
     --------
@@ -249,6 +255,7 @@ class Format:
     save_options: frozenset[str] = field(default_factory=frozenset)
     load_options: frozenset[str] = field(default_factory=frozenset)
     parts: str | None = None
+    sidecars: str | None = None
 
     def __post_init__(self) -> None:
         # Sets given as any collection become frozensets: the record stays hashable.
@@ -280,6 +287,23 @@ class Format:
             return Inventory((Part(Path(path)),))
         inventory: Inventory = _resolve(self.parts)(Path(path), recursive=recursive)
         return inventory
+
+    def sidecar_files(
+        self, volume: Any, *, aligned: bool = False, provenance: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """The files to write beside an output of `volume` (loaded by this format): ``{ending: text}``.
+
+        Empty for a format without `sidecars`.
+
+        Examples
+        --------
+        >>> Format("toy", "toy", (".toy",), lambda path: False, "json:loads").sidecar_files(None)
+        {}
+        """
+        if self.sidecars is None:
+            return {}
+        files: dict[str, str] = _resolve(self.sidecars)(volume, aligned=aligned, provenance=dict(provenance or {}))
+        return files
 
     def accepts(self, options: Mapping[str, Any], *, saving: bool = False) -> dict[str, Any]:
         """The items of `options` this format's loader (or saver) understands.

@@ -29,6 +29,8 @@ from .selection import normalized
 __all__ = ["Acquisition", "acquisition_of", "acquisitions_of", "complex_kind"]
 
 _T = TypeVar("_T")
+#: The proleptic Gregorian ordinal of 1970-01-01.
+_UNIX_DAY = 719163
 #: The top-level values frames of one file looked up, by file (a multi-frame object has thousands of frames).
 _TOP_LEVEL: weakref.WeakKeyDictionary[Header, dict[int, Any]] = weakref.WeakKeyDictionary()
 #: The private creator elements of the vendor blocks :mod:`.vendor` reads; files without any skip those lookups.
@@ -464,14 +466,17 @@ def _time_seconds(text: str) -> float | None:
 
 
 def _datetime_seconds(text: str) -> float | None:
-    """Seconds of a DT value ``YYYYMMDDHHMMSS.ffffff`` on one scale across days (offsets ignored)."""
+    """Seconds of a DT value ``YYYYMMDDHHMMSS.ffffff`` on one scale across days (offsets ignored).
+
+    Counted from 1970 (not year 1), so that a float keeps the microseconds.
+    """
     clean = text.strip().split("+")[0].split("-")[0]
     if len(clean) < 8 or not clean[:8].isdigit():
         return None
     import datetime
 
     try:
-        day = datetime.date(int(clean[0:4]), int(clean[4:6]), int(clean[6:8])).toordinal()
+        day = datetime.date(int(clean[0:4]), int(clean[4:6]), int(clean[6:8])).toordinal() - _UNIX_DAY
     except ValueError:
         return None
     seconds = _time_seconds(clean[8:]) if len(clean) > 8 else 0.0

@@ -105,4 +105,5 @@ FORMAT = Format(
     extra="dicom",
     load_options=LOAD_OPTIONS,  # open_stack takes every one (tests/test_plugin.py)
     parts="mvl.dicom.plugin:parts",
+    sidecars="mvl.dicom.sidecar:sidecar_files",
 )

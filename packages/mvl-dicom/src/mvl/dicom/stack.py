@@ -134,6 +134,11 @@ class DicomStack:
     tiles : tuple of (int or None)
         The tile number (0-based, row after row) of each slice in its Siemens mosaic
         (:mod:`mvl.dicom.mosaic`), None for slices of other files.
+    echo_numbers : tuple of int
+        The (0018,0086) 'Echo Numbers' of the whole series, also of the images ``select=``
+        or the choice of a kind left out: more than one for a multi-echo series.
+    echo_times : tuple of float
+        The distinct echo times (ms, 0 left out: computed maps) of the whole series, likewise.
     """
 
     path: Path
@@ -152,6 +157,8 @@ class DicomStack:
     evidence: str = ""
     slice_timing: tuple[float, ...] | None = None
     tiles: tuple[int | None, ...] = ()
+    echo_numbers: tuple[int, ...] = ()
+    echo_times: tuple[float, ...] = ()
 
     def volume_table(self) -> dict[str, list[Any]]:
         """The :attr:`volumes` as columns, one list per field: ``pandas.DataFrame(stack.volume_table())``.
@@ -387,11 +394,13 @@ def _load(
         frames = [frame for frame in frames if frame.header.member.key not in gone]
         if not frames:
             raise NoImageDataError("every image file of the series is unreadable", path=location)
+    facts = acquisitions_of(frames)  # of the whole series: its echo numbers are reported also after select=
+    echo_numbers = tuple(sorted({fact.echo_number for fact in facts.values() if fact.echo_number is not None}))
+    echo_times = tuple(sorted({fact.echo_time for fact in facts.values() if fact.echo_time}))
     if options.select:
         frames = select_frames(frames, options.select)
         if not frames:
             raise NoImageDataError(f"no image of the series matches select={options.select!r}", path=location)
-    facts = acquisitions_of(frames)
     kinds = split_kinds(frames, facts, select=options.select)
     kind = chosen_kind(kinds, seed)
     if len(kinds) > 1:
@@ -440,6 +449,8 @@ def _load(
         other_kinds=tuple(f"{other.label}: {other.hint}" for other in kinds if other is not kind),
         evidence=geometry.evidence,
         slice_timing=timing,
+        echo_numbers=echo_numbers,
+        echo_times=echo_times,
     )
     count = len(geometry.volumes)
     return data.reshape(count, data.shape[0] // count, *data.shape[1:]), geometry.transformation, stack

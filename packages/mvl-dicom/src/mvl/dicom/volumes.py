@@ -154,7 +154,11 @@ class VolumeInfo:
         For a Siemens mosaic, when each slice was acquired (the CSA header's
         ``MosaicRefAcqTimes``), ms after the volume's first slice, one per slice in the
         order of the slice axis ``k`` of :attr:`~mvl.coords.Volume.src_data` (dcm2niix's
-        ``SliceTiming`` gives the same in seconds, in its own slice order); None elsewhere.
+        ``SliceTiming`` gives the same in seconds, in its own slice order). For other
+        series of several slices whose images state different acquisition times (an
+        enhanced frame's (0018,9074) 'Frame Acquisition DateTime', else (0008,0032)), the
+        same from those: ms after the volume's earliest image. None elsewhere (one time
+        for the whole volume, as a 3D acquisition states, or none).
     """
 
     index: int
@@ -438,7 +442,7 @@ def volume_table(
         timed = [acquisition for acquisition in acquisitions if acquisition.seconds is not None]
         first = min(timed, key=lambda acquisition: acquisition.seconds or 0.0) if timed else acquisitions[0]
         direction = first.direction
-        times = [None if frame.tile is None else frame.tile.time for frame in volume]
+        times = _slice_times(volume, acquisitions)
         voxel = None
         if direction is not None and float(np.linalg.norm(direction)) > 0:
             solved = np.linalg.solve(axes, np.asarray(direction, dtype=np.float64))
@@ -458,7 +462,22 @@ def volume_table(
                 component=first.component,
                 temporal_index=first.temporal_index if first.temporal_index is not None else first.temporal_identifier,
                 acquisition_number=first.acquisition_number,
-                slice_timing=None if None in times else tuple(time for time in times if time is not None),
+                slice_timing=times,
             )
         )
     return tuple(rows)
+
+
+def _slice_times(volume: Sequence[Frame], acquisitions: Sequence[Acquisition]) -> tuple[float, ...] | None:
+    """When each slice of a volume was acquired, ms: a mosaic's tile times, else its images' acquisition times."""
+    if any(frame.tile is not None for frame in volume):
+        tiles = [None if frame.tile is None else frame.tile.time for frame in volume]
+        return None if None in tiles else tuple(time for time in tiles if time is not None)
+    seconds = [acquisition.seconds for acquisition in acquisitions]
+    if len(seconds) < 2 or None in seconds:
+        return None
+    known = [value for value in seconds if value is not None]
+    first = min(known)
+    if max(known) == first:
+        return None
+    return tuple(round((value - first) * 1000.0, 3) for value in known)

@@ -11,6 +11,7 @@ from mvl.coords.formats import RECURSIVE, SERIES_UID, SRC_SYSTEM, THREADS
 
 from .. import registry
 from ..loading import load, save
+from ..sidecars import sidecar_files, write_sidecars
 from .manifest import Record
 from .naming import inside
 
@@ -46,20 +47,23 @@ class Item:
     recursive: bool = False
 
 
-def convert_item(item: Item, root: str, output_folder: str, system: str, threads: int | None = None) -> Record:
+def convert_item(
+    item: Item, root: str, output_folder: str, system: str, sidecars: bool = True, threads: int | None = None
+) -> Record:
     """Load one input and save it aligned to `system`; never raises, failures become records.
 
     Runs in worker processes (local or Dask): everything it needs is in its arguments,
     and it writes only its own output file (atomically). The manifest is the caller's.
-    `threads` is the saver's compression thread budget, for formats that take one
-    (``None``: the saver's default).
+    `sidecars`: also write the files the source format puts beside an output (a DICOM
+    series' JSON sidecar, ``.bval``/``.bvec``; :mod:`mvloader.sidecars`). `threads` is the
+    saver's compression thread budget, for formats that take one (``None``: the saver's default).
     """
     started = time.perf_counter()
     failed = Record(item.key, item.source, item.series_uid, item.output, status="failed", system=system)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system, threads)
+            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system, sidecars, threads)
         # The volume is gone by now: releasing its memory counts as conversion time too.
         return replace(
             failed,
@@ -77,7 +81,7 @@ def convert_item(item: Item, root: str, output_folder: str, system: str, threads
 
 
 def _load_and_save(
-    item: Item, root: Path, output_folder: Path, system: str, threads: int | None
+    item: Item, root: Path, output_folder: Path, system: str, sidecars: bool, threads: int | None
 ) -> tuple[list[int], list[float], Path]:
     """Convert; return the aligned shape and spacing and the output path (the volume is dropped)."""
     source_format = registry.installed_formats().get(item.format)  # None: `load` says it is missing
@@ -89,7 +93,11 @@ def _load_and_save(
     wanted: dict[str, object] = {SRC_SYSTEM: False}  # write in `system` where the format can state it
     if threads is not None:
         wanted[THREADS] = threads
+    beside = (
+        sidecar_files(volume, target, source_format=item.format, aligned=True, source=item.source) if sidecars else {}
+    )
     save(target, volume, src_order=False, **registry.format_for_saving(target).accepts(wanted, saving=True))
+    write_sidecars(beside)
     shape = [int(n) for n in volume.aligned_data.shape]
     spacing = [round(float(s), 6) for s in volume.aligned_spacing]
     return shape, spacing, target

@@ -92,6 +92,7 @@ def convert_tree(
     jobs: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    sidecars: bool = True,
 ) -> BatchResult:
     """Convert every DICOM series, NIfTI and NRRD file under `root` into `output_folder`.
 
@@ -126,6 +127,10 @@ def convert_tree(
         same paths (a shared file system). Needs ``pip install "mvloader[dask]"``.
     progress : callable, optional
         ``progress(done, total, failed)``, called after every finished input.
+    sidecars : bool, optional
+        Write beside each output what its source format describes it with (default):
+        a DICOM series' BIDS JSON sidecar and, for diffusion, ``.bval``/``.bvec``
+        (:mod:`mvloader.sidecars`). An input that is already done keeps what it had.
 
     Returns
     -------
@@ -166,7 +171,7 @@ def convert_tree(
             result.skipped = done = len(final)
             if progress:
                 progress(done, len(items), 0)
-            arguments = (str(source.resolve()), str(target.resolve()), chosen_system)
+            arguments = (str(source.resolve()), str(target.resolve()), chosen_system, sidecars)
             try:
                 tidy = True
                 if scheduler:
@@ -230,7 +235,9 @@ class _LocalPool:
         return self._pool
 
 
-def _run_locally(items: list[Item], arguments: tuple[str, str, str], budget: int, pool: _LocalPool) -> Iterator[Record]:
+def _run_locally(
+    items: list[Item], arguments: tuple[str, str, str, bool], budget: int, pool: _LocalPool
+) -> Iterator[Record]:
     workers = min(budget, len(items))
     threads = max(1, budget // max(workers, 1))  # compression threads per input: together within the budget
     executor = pool.executor() if workers > 1 else None
@@ -282,7 +289,7 @@ def _outcome(future: Any, item: Item, system: str) -> Record:
     return record
 
 
-def _run_on_dask(items: list[Item], arguments: tuple[str, str, str], scheduler: str) -> Iterator[Record]:
+def _run_on_dask(items: list[Item], arguments: tuple[str, str, str, bool], scheduler: str) -> Iterator[Record]:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
