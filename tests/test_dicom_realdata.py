@@ -218,6 +218,8 @@ COMPARED = (
     "SpacingBetweenSlices",
     "EchoNumber",
     "SliceTiming",
+    "PhaseEncodingDirection",
+    "PhaseEncodingAxis",
 )
 #: (output, key): why ours differs, by decision. Nothing else may.
 KNOWN = {
@@ -227,6 +229,9 @@ KNOWN = {
     ("9_gre_field_mapping_e2_ph.nii", "EchoNumber"): "a phase image of a series of one echo time",
     # GE states each slice's time only in a private element dcm2niix reads (RTIA timer); not read yet
     **{(f"DCM2NIIX_regression_test_{n}.nii", "SliceTiming"): "GE's private slice times" for n in (4, 5, 6, 7)},
+    # GE's polarity is in a private element not read yet: we write the axis (checked against dcm2niix's direction)
+    **{(f"DCM2NIIX_regression_test_{n}.nii", "PhaseEncodingDirection"): "GE's polarity" for n in (4, 5, 6, 7)},
+    **{(f"DCM2NIIX_regression_test_{n}.nii", "PhaseEncodingAxis"): "GE's polarity" for n in (4, 5, 6, 7)},
 }
 
 
@@ -278,6 +283,18 @@ def _slice_timing_matches(volume, reference_nifti: Path, ours: list[float], thei
     return True
 
 
+def _same_phase_encoding(volume, reference_nifti: Path, ours: str, theirs: str, *, signed: bool) -> bool:
+    """Both codes name the same world direction (or line, unsigned), each in the axes of its own image."""
+    import nibabel
+
+    def world(code: str, matrix: np.ndarray) -> np.ndarray:
+        column = matrix[:3, "ijk".index(code[0])]
+        return (-1.0 if code.endswith("-") else 1.0) * column / np.linalg.norm(column)
+
+    dot = float(world(ours, volume.get_src_transformation("RAS")) @ world(theirs, nibabel.load(reference_nifti).affine))
+    return dot > 0.99 if signed else abs(dot) > 0.99
+
+
 @pytest.mark.skipif(not REALDATA.is_dir(), reason=MISSING)
 @pytest.mark.parametrize(("corpus", "output"), _sidecar_outputs())
 def test_every_sidecar_key_equals_dcm2niix(corpus, output, converted):
@@ -301,8 +318,18 @@ def test_every_sidecar_key_equals_dcm2niix(corpus, output, converted):
         elif key == "SliceTiming":
             if not _slice_timing_matches(volume, converted(corpus, output), ours[key], reference[key]):
                 differences.append(f"{key}: ours {ours[key][:6]}..., dcm2niix {reference[key][:6]}...")
+        elif key in ("PhaseEncodingDirection", "PhaseEncodingAxis"):
+            signed = key == "PhaseEncodingDirection"
+            if not _same_phase_encoding(volume, converted(corpus, output), ours[key], reference[key], signed=signed):
+                differences.append(f"{key}: ours {ours[key]!r}, dcm2niix {reference[key]!r}")
         elif not _same(key, ours[key], reference[key], reference):
             differences.append(f"{key}: ours {ours[key]!r}, dcm2niix {reference[key]!r}")
+    if "PhaseEncodingAxis" in ours and "PhaseEncodingDirection" in reference:  # our axis is dcm2niix's line
+        line = ours["PhaseEncodingAxis"]
+        if not _same_phase_encoding(
+            volume, converted(corpus, output), line, reference["PhaseEncodingDirection"], signed=False
+        ):
+            differences.append(f"PhaseEncodingAxis {line!r} is not dcm2niix's {reference['PhaseEncodingDirection']!r}")
     assert not differences, "; ".join(differences)
 
 

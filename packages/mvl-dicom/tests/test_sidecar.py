@@ -116,3 +116,31 @@ def test_the_echo_number_is_written_for_a_series_of_several_echoes_only(tmp_path
 def test_a_volume_not_from_dicom_has_no_sidecar():
     with pytest.raises(TypeError, match="loaded from DICOM"):
         sidecar(Volume(np.zeros((2, 2, 2)), np.eye(4), "RAS"))
+
+
+def _phase_encoded(folder, positive, direction="COL"):
+    def polarity(elements, volume):
+        elements["PhaseEncodingDirectionPositive"] = positive
+
+    def in_plane(dataset, volume):
+        dataset.InPlanePhaseEncodingDirection = direction
+
+    return write_mosaic(folder, np.zeros((4, 6, 5, 2), np.int16), AXIAL, edit_csa=polarity, edit=in_plane)
+
+
+def test_the_phase_encoding_direction_is_in_the_axes_of_the_array_written(tmp_path):
+    # COL: along the column cosines, here towards P (axis 0 of src_data); positive: that way
+    assert sidecar(open_stack(_phase_encoded(tmp_path / "p1", 1)))["PhaseEncodingDirection"] == "i"
+    assert sidecar(open_stack(_phase_encoded(tmp_path / "p0", 0)))["PhaseEncodingDirection"] == "i-"
+    # aligned to RAS the second axis points A: towards P is j-
+    assert sidecar(open_stack(tmp_path / "p1", system="RAS"), aligned=True)["PhaseEncodingDirection"] == "j-"
+    # ROW: along the row cosines, towards L (axis 1 of src_data)
+    assert sidecar(open_stack(_phase_encoded(tmp_path / "row", 1, "ROW")))["PhaseEncodingDirection"] == "j"
+
+
+def test_without_the_polarity_only_the_axis_is_stated(tmp_path):
+    write_series(
+        tmp_path, shape=(4, 4, 3), modality="MR", edit=lambda d, i: setattr(d, "InPlanePhaseEncodingDirection", "ROW")
+    )
+    found = sidecar(open_stack(tmp_path))
+    assert "PhaseEncodingDirection" not in found and found["PhaseEncodingAxis"] in "ijk"

@@ -192,10 +192,10 @@ def is_mosaic(header: Header) -> bool:
     return image_type is not None and "MOSAIC" in (part.strip() for part in image_type.upper().split("\\"))
 
 
-def csa_image_header(header: Header) -> CsaHeader | None:
+def csa_image_header(header: Header, names: frozenset[str] = CSA_ELEMENTS) -> CsaHeader | None:
     """The file's CSA image header, (0029,xx10) of the block whose creator is ``SIEMENS CSA HEADER``; None if absent.
 
-    Only the elements of :data:`CSA_ELEMENTS` are kept.
+    Only the elements named in `names` are kept (by default :data:`CSA_ELEMENTS`).
 
     Raises
     ------
@@ -207,7 +207,7 @@ def csa_image_header(header: Header) -> CsaHeader | None:
             raw = header.values.get(0x00290000 | block << 8 | 0x10)
             if not raw:
                 return None
-            return parse_csa(raw, header.name, CSA_ELEMENTS)
+            return parse_csa(raw, header.name, names)
     return None
 
 

@@ -29,6 +29,11 @@ first for an enhanced object, then the file's top level, as
   out when 0 (a computed map);
 - ``InversionTime``: (0018,0082), else the enhanced (0018,9079) 'Inversion Times'; left
   out when 0 (no inversion), as dcm2niix does;
+- ``PhaseEncodingDirection``: (0018,1312) 'In-plane Phase Encoding Direction' (the row
+  or the column cosines) with Siemens' polarity (the CSA image header's
+  ``PhaseEncodingDirectionPositive``, XA's (0021,111C)), as the axis of the array written
+  it runs along (``i``, ``j``, ``k``, ``-`` against it); ``PhaseEncodingAxis`` without the
+  sign where the polarity is unknown (GE, Philips, Canon); neither for 3D acquisitions;
 - ``SliceTiming``: :attr:`DicomStack.slice_timing <mvl.dicom.DicomStack>` in seconds, one
   per slice along the source slice axis (BIDS's ``k``; with ``aligned=True`` the entry
   ``SliceEncodingDirection`` says which axis of the aligned data that is, ``-`` when
@@ -42,10 +47,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from mvl.coords import MvlError
+
 from . import elements as el
 from .acquisition import acquisition_of, complex_kind
 from .frame import Frame, top_level_value
 from .frames import frames_of
+from .mosaic import csa_image_header
 from .selection import normalized
 
 if TYPE_CHECKING:
@@ -83,6 +91,11 @@ _TEXTS: Final = {
     "StudyInstanceUID": "StudyInstanceUID",
 }
 _COMPONENTS: Final = ("MAGNITUDE", "PHASE", "REAL", "IMAGINARY")
+#: Siemens XA's per-frame PhaseEncodingDirectionPositive, (0021,111C) under "SIEMENS MR SDI 02" in block 0x11.
+_XA_CREATOR: Final = "SIEMENS MR SDI 02"
+_XA_CREATOR_TAG: Final = 0x00210011
+_XA_POLARITY: Final = 0x0021111C
+_POLARITY_NAMES: Final = frozenset({"PhaseEncodingDirectionPositive"})
 
 
 def sidecar(volume: Volume, *, aligned: bool = False) -> dict[str, Any]:
@@ -141,6 +154,7 @@ def sidecar(volume: Volume, *, aligned: bool = False) -> dict[str, Any]:
     if echo:  # 0 for a computed map (a field map): no echo time, as dcm2niix leaves it out
         found["EchoTime"] = _seconds(echo)
     _put(found, "EchoNumber", _echo_number(stack))
+    _phase_encoding(found, volume, frame, aligned)
     if stack.slice_timing is not None:
         found["SliceTiming"] = [round(time / 1000.0, 7) for time in stack.slice_timing]
         if aligned:
@@ -243,6 +257,47 @@ def _image_type(frame: Frame) -> list[str] | None:
     if component in _COMPONENTS and component not in words and not philips_magnitude:
         words.append(component)
     return words or None
+
+
+def _phase_encoding(found: dict[str, Any], volume: Volume, frame: Frame, aligned: bool) -> None:
+    """``PhaseEncodingDirection`` (with its polarity) or ``PhaseEncodingAxis``, in the axes of the array written."""
+    import numpy as np
+
+    stated = _text(frame.attribute("InPlanePhaseEncodingDirection"))
+    orientation = frame.orientation
+    if stated is None or orientation is None or _text(frame.attribute("MRAcquisitionType")) == "3D":
+        return  # dcm2niix states none for 3D acquisitions either
+    if stated.upper() == "ROW":
+        along = np.asarray(orientation[:3], dtype=np.float64)
+    elif stated.upper() in ("COL", "COLUMN"):
+        along = np.asarray(orientation[3:], dtype=np.float64)
+    else:
+        return
+    matrix = volume.get_aligned_transformation("LPS") if aligned else volume.get_src_transformation("LPS")
+    axes = matrix[:3, :3] / np.linalg.norm(matrix[:3, :3], axis=0)
+    voxel = np.linalg.solve(axes, along)
+    axis = int(np.abs(voxel).argmax())
+    positive = _phase_positive(frame)
+    if positive is None:
+        found["PhaseEncodingAxis"] = "ijk"[axis]
+        return
+    sign = 1.0 if positive else -1.0
+    found["PhaseEncodingDirection"] = "ijk"[axis] + ("" if sign * voxel[axis] > 0 else "-")
+
+
+def _phase_positive(frame: Frame) -> bool | None:
+    """Siemens' polarity: the CSA image header's, or an XA enhanced frame's (0021,111C); None where unknown."""
+    values = frame.group_values()
+    if _text(values.get(_XA_CREATOR_TAG)) == _XA_CREATOR:
+        polarity = _number(values.get(_XA_POLARITY))
+        if polarity is not None:
+            return polarity > 0
+    try:
+        csa = csa_image_header(frame.header, _POLARITY_NAMES)
+        polarity = None if csa is None else csa.number("PhaseEncodingDirectionPositive")
+    except MvlError:
+        return None
+    return None if polarity is None else polarity > 0
 
 
 def _echo_number(stack: DicomStack) -> int | None:
