@@ -164,6 +164,12 @@ def build(session: nox.Session) -> None:
     session.run("python", "tools/check_dists.py", str(dist), *PACKAGES)
 
 
+# The built site: every example a code block, no broken link or image, every page of docs/
+# built and in a toctree, and the API reference one click away from every page.
+CHECK_HTML = ["docs/_build/html", "--sources", "docs"]
+CHECK_HTML += ["--linked-from-every-page", "api/mvloader.html", "--linked-from-every-page", "api/coords.html"]
+
+
 def _build_docs(session: nox.Session) -> None:
     everything = {path for name in PACKAGES for path in local_requirements(name)}
     session.install(*sorted(everything), *group(PYPROJECT, "docs"))
@@ -175,9 +181,9 @@ def _build_docs(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """The Sphinx site, built warning-free, checked as a reader sees it, and the examples in its pages run."""
     _build_docs(session)
-    # What a reader sees: every example a code block, no broken link or image, every page built.
+    # What a reader sees (CHECK_HTML), then the examples of the Markdown pages as doctests.
     session.run("pytest", "tools/tests/test_check_html.py")
-    session.run("python", "tools/check_html.py", "docs/_build/html", "--sources", "docs")
+    session.run("python", "tools/check_html.py", *CHECK_HTML)
     session.run("pytest", "--doctest-glob=*.md", "docs")
 
 
@@ -195,7 +201,7 @@ def screenshots(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
     _build_docs(session)
-    session.run("python", "tools/check_html.py", "docs/_build/html", "--sources", "docs")
+    session.run("python", "tools/check_html.py", *CHECK_HTML)
     session.run("python", "tools/screenshots.py", "docs/_build/html", "docs/_build/screenshots", "--chromium", chromium)
 
 

@@ -1,6 +1,6 @@
 """Check the built HTML of the documentation: what a reader sees, not the Markdown source.
 
-Usage: python tools/check_html.py BUILD_DIR [--sources DOCS_DIR]
+Usage: python tools/check_html.py BUILD_DIR [--sources DOCS_DIR] [--linked-from-every-page PAGE ...]
 
 Reads every page under BUILD_DIR (the output of `sphinx-build -b html`) and fails when
 
@@ -12,7 +12,8 @@ Reads every page under BUILD_DIR (the output of `sphinx-build -b html`) and fail
 - an internal link (`href` to a page, a file or an `#anchor` of the build) or an image
   (`src`) points at nothing;
 - a page named by a toctree is missing from the build, or (with --sources) a page of the
-  source folder was not built or is not reachable through the toctrees from `index.html`.
+  source folder was not built or is not reachable through the toctrees from `index.html`;
+- (with --linked-from-every-page) a page has no link to PAGE, e.g. the API reference.
 
 Links with a scheme (`https:`, `mailto:`, ...) are not followed: the build machine has no
 web access. Prints one line per problem and a summary; exit status 1 if any was found.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -212,8 +213,12 @@ def _source_pages(sources: Path) -> Iterator[PurePosixPath]:
         yield PurePosixPath(relative.with_suffix(".html").as_posix())
 
 
-def check(build: Path, sources: Path | None = None) -> list[str]:
-    """Every problem found in the HTML build at `build`, one message each."""
+def check(build: Path, sources: Path | None = None, everywhere: Sequence[str] = ()) -> list[str]:
+    """Every problem found in the HTML build at `build`, one message each.
+
+    `sources` is the documentation's source folder, whose pages must all be built and in a
+    toctree; `everywhere` names pages (relative to `build`) that every page must link to.
+    """
     if not (build / "index.html").is_file():
         return [f"{build}: no index.html (is this an HTML build?)"]
     pages = {page.path: page for page in (read_page(build, path) for path in sorted(build.rglob("*.html")))}
@@ -245,6 +250,11 @@ def check(build: Path, sources: Path | None = None) -> list[str]:
                 problems.append(f"{page.path}:{line}: broken anchor: {url} (no id {anchor!r} in {found})")
     if sources is not None:
         problems += _unreachable(build, pages, sources)
+    for required in map(PurePosixPath, everywhere):
+        for page in pages.values():
+            linked = {_resolve(build, target[0]) for _, url, _ in page.links if (target := _target(page, url))}
+            if required not in linked and page.path != required:
+                problems.append(f"{page.path}: no link to {required}")
     return problems
 
 
@@ -281,8 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build", type=Path, help="the HTML build folder (sphinx-build -b html OUT)")
     parser.add_argument("--sources", type=Path, help="the source folder: each of its pages must be built")
+    parser.add_argument(
+        "--linked-from-every-page",
+        action="append",
+        default=[],
+        metavar="PAGE",
+        help="a page (relative to the build, e.g. api/coords.html) that every page must link to",
+    )
     args = parser.parse_args(argv)
-    problems = check(args.build, args.sources)
+    problems = check(args.build, args.sources, args.linked_from_every_page)
     for problem in problems:
         print(problem)
     count = len(list(args.build.rglob("*.html")))

@@ -141,6 +141,15 @@ def test_source_page_not_built_or_not_in_toctree(build: Path, tmp_path: Path) ->
     ]
 
 
+def test_page_without_link_to_the_api(build: Path) -> None:
+    # The page itself needs no link to itself; index.html and nifti.html link to the tutorial.
+    assert check_html.check(build, everywhere=["tutorial.html"]) == ["formats/index.html: no link to tutorial.html"]
+    assert check_html.check(build, everywhere=["formats/nifti.html"]) == [
+        "formats/index.html: no link to formats/nifti.html",
+        "tutorial.html: no link to formats/nifti.html",
+    ]
+
+
 def test_main_prints_problems_and_fails(build: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (build / "_images/head.png").unlink()
     assert check_html.main([str(build)]) == 1
