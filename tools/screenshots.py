@@ -3,10 +3,10 @@
 Usage: python tools/screenshots.py BUILD_DIR OUT_DIR [--chromium PATH]
 
 Writes one PNG per page below (the index, the tutorial, a format page, the CLI page) into
-OUT_DIR, 1440 pixels wide (a laptop screen: Furo shows the sidebar, the page and its
-contents side by side). The copy buttons, which a reader sees when the pointer is over a
-code block, are shown on every block. Then checks what the copy button of each code block
-of the tutorial copies: the code without `>>> `/`... ` prompts and without the output.
+OUT_DIR (see PAGES), and the tutorial once more as on a tablet. The copy buttons, which a
+reader sees when the pointer is over a code block, are shown on every block. Then checks
+what the copy button of each code block of the tutorial and the DICOM page copies: the
+code without `>>> `/`... ` prompts and without the output.
 Prints what it wrote and found; exit status 1 if Chromium failed or a copy held a prompt.
 """
 
@@ -22,14 +22,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-# (file name of the PNG, page, window height): each page from its top, as a reader opens it.
+# (file name of the PNG, page, window width and height): each page from its top, as a
+# reader opens it; 1440 pixels is a laptop (Furo shows the sidebar, the page and its
+# contents side by side), 800 a tablet (the sidebar behind a menu button).
 PAGES = [
-    ("index.png", "index.html", 1100),
-    ("tutorial.png", "tutorial.html", 1800),
-    ("formats-nifti.png", "formats/nifti.html", 1800),
-    ("cli.png", "cli.html", 1100),
+    ("index.png", "index.html", 1440, 1100),
+    ("tutorial.png", "tutorial.html", 1440, 1800),
+    ("formats-nifti.png", "formats/nifti.html", 1440, 1800),
+    ("cli.png", "cli.html", 1440, 1100),
+    ("tutorial-narrow.png", "tutorial.html", 800, 1200),
 ]
-WIDTH = 1440
+# Pages whose copy buttons are checked: pycon blocks (prompts marked by the highlighter)
+# and python blocks with prompts (only the prompt pattern finds them).
+COPY_PAGES = ["tutorial.html", "formats/dicom.html"]
 # Chromium as root in a container, without a screen, a GPU or a network to call home to.
 FLAGS = [
     "--headless",
@@ -85,7 +90,7 @@ def shoot(chromium: str, build: Path, out: Path) -> list[str]:
     problems = []
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mvl-chromium-") as profile:
-        for name, page, height in PAGES:
+        for name, page, width, height in PAGES:
             source = build / page
             if not source.is_file():
                 problems.append(f"{page}: not in the build")
@@ -94,19 +99,20 @@ def shoot(chromium: str, build: Path, out: Path) -> list[str]:
             url = copy.resolve().as_uri()
             target = out / name
             target.unlink(missing_ok=True)
-            size = f"--window-size={WIDTH},{height}"
+            size = f"--window-size={width},{height}"
             result = _chromium(chromium, Path(profile), size, f"--screenshot={target}", url)
             copy.unlink()
             if not target.is_file():
                 error = result.stderr[-500:]
                 problems.append(f"{page}: chromium wrote no screenshot (exit {result.returncode}): {error}")
             else:
-                print(f"{target}: {page}, {WIDTH}x{height}")
-        problems += check_copies(chromium, build, Path(profile))
+                print(f"{target}: {page}, {width}x{height}")
+        for page in COPY_PAGES:
+            problems += check_copies(chromium, build, Path(profile), page)
     return problems
 
 
-def check_copies(chromium: str, build: Path, profile: Path, page: str = "tutorial.html") -> list[str]:
+def check_copies(chromium: str, build: Path, profile: Path, page: str) -> list[str]:
     """What the copy buttons of `page` copy: no prompt, no output, something for every block."""
     copy = _variant(build / page, "copycheck", body=COPY_PROBE)
     result = _chromium(chromium, profile, "--dump-dom", copy.resolve().as_uri())
