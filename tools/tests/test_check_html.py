@@ -163,3 +163,27 @@ def test_main_prints_problems_and_fails(build: Path, capsys: pytest.CaptureFixtu
 
 def test_not_a_build(tmp_path: Path) -> None:
     assert check_html.check(tmp_path) == [f"{tmp_path}: no index.html (is this an HTML build?)"]
+
+
+def test_real_build_of_a_bare_prompt(tmp_path: Path) -> None:
+    # The same Markdown rendered by Sphinx and MyST with our theme: the bare example is
+    # caught, the fenced one is not.
+    build_main = pytest.importorskip("sphinx.cmd.build").build_main
+    pytest.importorskip("myst_parser")
+    pytest.importorskip("furo")
+    example = ">>> import math\n>>> math.floor(2.5)\n2\n"
+    sources = write(
+        tmp_path / "docs",
+        {
+            "conf.py": 'extensions = ["myst_parser", "sphinx_copybutton"]\nhtml_theme = "furo"\n',
+            "index.md": "# Index\n\n```{toctree}\nbare\nfenced\n```\n",
+            "bare.md": f"# Bare\n\nText.\n\n{example}\nMore text.\n",
+            "fenced.md": f"# Fenced\n\n```pycon\n{example}\n```\n",
+        },
+    )
+    html = tmp_path / "html"
+    assert build_main(["-q", "-b", "html", str(sources), str(html)]) == 0
+    problems = check_html.check(html, sources)
+    assert [problem.split(":")[0] for problem in problems] == ["bare.html", "bare.html"]
+    assert "block quotes 3 deep" in problems[0] and "import math math.floor(2.5) 2" in problems[0]
+    assert problems[1] == "bare.html: 2 `>>>` lines in the source, 0 in code blocks of the page"
