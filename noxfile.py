@@ -8,6 +8,7 @@ and proves that the imports its `[tool.mvl] forbidden-imports` names are not ava
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -163,14 +164,45 @@ def build(session: nox.Session) -> None:
     session.run("python", "tools/check_dists.py", str(dist), *PACKAGES)
 
 
-@nox.session
-def docs(session: nox.Session) -> None:
-    """The Sphinx site, built warning-free, and the examples in its pages run."""
+# The built site: every example a code block, no broken link or image, every page of docs/
+# built and in a toctree, and the API reference one click away from every page.
+CHECK_HTML = ["docs/_build/html", "--sources", "docs"]
+CHECK_HTML += ["--linked-from-every-page", "api/mvloader.html", "--linked-from-every-page", "api/coords.html"]
+
+
+def _build_docs(session: nox.Session) -> None:
     everything = {path for name in PACKAGES for path in local_requirements(name)}
     session.install(*sorted(everything), *group(PYPROJECT, "docs"))
     shutil.rmtree(ROOT / "docs" / "_build", ignore_errors=True)
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The Sphinx site, built warning-free, checked as a reader sees it, and the examples in its pages run."""
+    _build_docs(session)
+    # What a reader sees (CHECK_HTML), then the examples of the Markdown pages as doctests.
+    session.run("pytest", "tools/tests/test_check_html.py")
+    session.run("python", "tools/check_html.py", *CHECK_HTML)
     session.run("pytest", "--doctest-glob=*.md", "docs")
+
+
+@nox.session(default=False)
+def screenshots(session: nox.Session) -> None:
+    """The docs built and rendered by headless Chromium into docs/_build/screenshots/*.png.
+
+    Not run by default (it needs Chromium, which it installs from Debian when missing).
+    """
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            session.error("needs Debian's chromium package: run `sudo apt-get install chromium`, then this again")
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    _build_docs(session)
+    session.run("python", "tools/check_html.py", *CHECK_HTML)
+    session.run("python", "tools/screenshots.py", "docs/_build/html", "docs/_build/screenshots", "--chromium", chromium)
 
 
 @nox.session

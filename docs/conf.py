@@ -5,6 +5,8 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+from docutils import nodes
+
 import mvl.coords
 
 project = "mvloader"
@@ -18,15 +20,27 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx_copybutton",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "inventories", "README.md"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-html_theme = "alabaster"
-html_title = "mvloader"
-html_static_path: list[str] = []
+# Furo: the whole table of contents (guide, formats, API reference) in the sidebar of every
+# page, and a content column wide enough for our examples (mvl.css widens it further).
+html_theme = "furo"
+html_title = f"mvloader {release}"
+html_static_path = ["_static"]
+html_css_files = ["mvl.css"]
+html_theme_options = {"navigation_with_keys": True}
+
+# The copy button copies the code of an example without its `>>> `/`... ` prompts and
+# without the printed output, so that the copy runs as it is pasted.
+copybutton_prompt_text = r">>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # numpydoc writes the types from the docstrings
@@ -83,8 +97,19 @@ def _draw_previews(app: object) -> None:
         render_preview(volume, target / name, title=f"{source} in {system}")
 
 
+def _trim_code_blocks(app: object, doctree: nodes.document) -> None:
+    # A doctest in Markdown ends with an empty line before the closing fence (else the fence
+    # would be expected output); the reader should not see that line.
+    for block in doctree.findall(nodes.literal_block):
+        text = block.astext()
+        if block.rawsource == text and text != text.rstrip():  # not a parsed literal: plain text
+            block.rawsource = text.rstrip()  # Sphinx highlights a block whose rawsource is its text
+            block.replace(block[0], nodes.Text(block.rawsource))
+
+
 def setup(app: object) -> None:
     app.connect("builder-inited", _draw_previews)  # type: ignore[attr-defined]
+    app.connect("doctree-read", _trim_code_blocks)  # type: ignore[attr-defined]
 
 
 intersphinx_mapping = {
