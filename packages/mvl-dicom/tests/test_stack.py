@@ -238,3 +238,23 @@ def test_an_unreadable_file_of_the_series_is_still_an_error_unless_skipped(tmp_p
     victim.write_bytes(victim.read_bytes()[:-10])  # its header (and series) read, its pixels cut short
     with pytest.raises(FormatError, match=r"pixel data is truncated.*skip_broken=True"):
         open_stack(tmp_path)
+
+
+def test_a_series_number_picks_the_one_series_that_has_it(tmp_path):
+    from mvl.coords import AmbiguousInputError
+    from mvl.dicom.testing import write_series
+
+    for number, prefix in ((3, "A"), (4, "B"), (4, "C")):
+        write_series(
+            tmp_path,
+            shape=(3, 3, 2),
+            prefix=prefix,
+            seed=number,
+            edit=lambda d, i, n=number: setattr(d, "SeriesNumber", n),
+        )
+    volume = open_stack(tmp_path, series_uid="3")
+    assert volume.src_object.series_uid != "3" and len(volume.src_object.files) == 2
+    with pytest.raises(AmbiguousInputError, match=r"2 series have \(0020,0011\) 'Series Number' 4: .*Name one by its"):
+        open_stack(tmp_path, series_uid="4")
+    with pytest.raises(NoImageDataError, match="no image files of the series '5'"):
+        open_stack(tmp_path, series_uid="5")

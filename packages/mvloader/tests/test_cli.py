@@ -59,6 +59,25 @@ def test_series_lists_both_series_of_the_folder():
     assert CT_SERIES in table and "localizer" in table
 
 
+def test_series_prints_uids_in_full_that_work_in_series(tmp_path):
+    from mvl.dicom.testing import write_series
+
+    long_uid = "1.2.826.0.1.3680043.10.1234.567890123456789012345678901234567890"  # 64 characters, the most
+    deep = tmp_path / ("a-very-long-folder-name-" * 4) / "series"
+    write_series(deep, shape=(3, 3, 2), series_uid=long_uid)
+    table = mvl("series", tmp_path).stdout
+    assert long_uid in table and "..." in table  # the path elided, never the UID
+    assert str(deep) in mvl("series", tmp_path, "--wide").stdout
+    rows = mvl("series", tmp_path, "--csv").stdout.splitlines()
+    assert rows[0].startswith("uid,number,") and rows[1].startswith(long_uid + ",")
+    assert mvl("info", deep, "--series", long_uid, "--json").returncode == 0
+
+
+def test_series_by_number_loads_the_series_with_that_number():
+    info = json.loads(mvl("info", CT, "--series", "2", "--json").stdout)
+    assert info["src_shape"] == [64, 64, 40]  # series 1 is the 2-slice localizer
+
+
 def test_convert_keeps_every_voxel_in_place(tmp_path):
     output = tmp_path / "ct.nii.gz"
     assert mvl("convert", CT, output, "--series", CT_SERIES).stdout.startswith(f"wrote {output}")

@@ -8,6 +8,7 @@ input or a failed operation, 2 wrong usage, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import sys
@@ -131,12 +132,31 @@ def _series(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         "path",
     ]
     columns = [key for key in wanted if key in records[0]]
-    widths = {key: min(48, max(len(key), *(len(str(record.get(key, ""))) for record in records))) for key in columns}
+    if args.csv:
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({key: record.get(key, "") for key in columns} for record in records)
+        return 0
+    widths = {key: max(len(key), *(len(str(record.get(key, ""))) for record in records)) for key in columns}
+    for key in columns:
+        if key != "uid" and not args.wide:  # UIDs in full, always: they are pasted into --series
+            widths[key] = min(widths[key], _NARROW_COLUMN)
     out.write("  ".join(key.ljust(widths[key]) for key in columns).rstrip() + "\n")
     for record in records:
-        cells = [str(record.get(key, ""))[: widths[key]].ljust(widths[key]) for key in columns]
+        cells = [_cell(str(record.get(key, "")), widths[key], key == "path").ljust(widths[key]) for key in columns]
         out.write("  ".join(cells).rstrip() + "\n")
     return 0
+
+
+#: Columns of `mvl series` other than the UID are cut to this width unless --wide.
+_NARROW_COLUMN = 48
+
+
+def _cell(text: str, width: int, from_the_left: bool) -> str:
+    """`text` cut to `width`: a path keeps its end (the folder that tells series apart), other text its start."""
+    if len(text) <= width:
+        return text
+    return "..." + text[len(text) - width + 3 :] if from_the_left else text[: width - 3] + "..."
 
 
 def _convert(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
@@ -238,7 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     loading = argparse.ArgumentParser(add_help=False)
     loading.add_argument("path", help="file, DICOM folder or archive")
     loading.add_argument("--system", type=_system, default="RAS", help="anatomical system to align to (default RAS)")
-    loading.add_argument("--series", metavar="UID", help="DICOM Series Instance UID to load")
+    loading.add_argument(
+        "--series",
+        metavar="UID-or-NUMBER",
+        help="DICOM series to load: its Series Instance UID, or its Series Number when one series has it",
+    )
     add_load_flags(loading)
 
     parser = argparse.ArgumentParser(prog="mvl", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -252,6 +276,8 @@ def _parser() -> argparse.ArgumentParser:
     series = commands.add_parser("series", parents=[common], help="the DICOM series in a folder tree or archive")
     series.add_argument("path", help="folder or archive")
     series.add_argument("--json", action="store_true", help="machine-readable output")
+    series.add_argument("--csv", action="store_true", help="comma-separated values, every value in full")
+    series.add_argument("--wide", action="store_true", help="no column cut (the UID never is)")
     series.add_argument("--no-recursive", action="store_true", help="only the folder itself, not its sub-folders")
     series.set_defaults(run=_series)
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from mvl.coords import FormatWarning, MvlError, MvlWarning, NoImageDataError
+from mvl.coords import AmbiguousInputError, FormatWarning, MvlError, MvlWarning, NoImageDataError
 
 from . import elements as el
 from .headers import Header, UnreadableHeader, scan_header
@@ -108,6 +108,28 @@ def describe_series(uid: str | None, headers: list[Header]) -> str:
     return f"{uid or '(no Series Instance UID)'} ({', '.join(parts)})"
 
 
+def _by_number(groups: dict[str | None, list[Header]], wanted: str, location: str) -> str | None:
+    """The UID of the one series whose (0020,0011) 'Series Number' is `wanted` (a whole number); else `wanted`.
+
+    Raises
+    ------
+    AmbiguousInputError
+        If several series have that number.
+    """
+    text = wanted.strip()
+    if not text.isdigit():
+        return wanted
+    found = [uid for uid, headers in groups.items() if headers[0].integer(el.SERIES_NUMBER) == int(text)]
+    if len(found) > 1:
+        listed = "; ".join(describe_series(uid, groups[uid]) for uid in found[:6])
+        raise AmbiguousInputError(
+            f"{len(found)} series have (0020,0011) 'Series Number' {text}: {listed}. Name one by its Series "
+            "Instance UID",
+            path=location,
+        )
+    return found[0] if found else wanted
+
+
 def group_series(headers: list[Header]) -> dict[str | None, list[Header]]:
     """Headers grouped by (0020,000E) 'Series Instance UID', groups in order of their first file."""
     groups: dict[str | None, list[Header]] = {}
@@ -137,7 +159,8 @@ def choose_series(scan: Scan, *, location: str, seed: str | None, series_uid: st
     seed : str or None
         :attr:`Member.key` of the file the user named, which decides the series.
     series_uid : str or None
-        The series to load.
+        The series to load: its (0020,000E) 'Series Instance UID', or a whole number that
+        is no series' UID: the one series with that (0020,0011) 'Series Number'.
     sloppy : bool
         Ignore the series: every image file is stacked.
 
@@ -167,6 +190,8 @@ def choose_series(scan: Scan, *, location: str, seed: str | None, series_uid: st
         return SeriesChoice(None, list(scan.images))
     groups = group_series(scan.images)
     if series_uid is not None:
+        if series_uid not in groups:
+            series_uid = _by_number(groups, series_uid, location)
         if series_uid not in groups:
             available = "; ".join(describe_series(uid, headers) for uid, headers in list(groups.items())[:6])
             raise NoImageDataError(

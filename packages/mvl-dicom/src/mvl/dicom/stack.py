@@ -229,7 +229,9 @@ def open_stack(
         file (its series, from the files in its folder), or a zip or tar archive
         (optionally gzip, bzip2 or xz compressed), searched through, never extracted.
     series_uid : str, optional
-        Load this (0020,000E) 'Series Instance UID' instead.
+        Load this (0020,000E) 'Series Instance UID' instead; a whole number that is no
+        series' UID picks the one series with that (0020,0011) 'Series Number' (several
+        with it: :class:`~mvl.coords.AmbiguousInputError` listing their UIDs).
     sloppy : bool, optional
         Ignore the series: stack every image file (the checks still apply).
     recursive : bool, optional
