@@ -53,3 +53,25 @@ def test_cli_reports_the_hint_in_one_line():
         f"mvl: error: {EXAMPLES / 'phantom-ct'}: this is DICOM data, but no dicom reader is installed; "
         'pip install "mvloader[dicom]"'
     ]
+
+
+def test_batch_over_dicom_files_says_what_it_skipped_and_fails_when_nothing_converts(tmp_path):
+    import shutil
+
+    shutil.copytree(EXAMPLES / "phantom-ct", tmp_path / "tree" / "ct")
+    mvl = Path(sys.executable).with_name("mvl")
+    result = subprocess.run(
+        [str(mvl), "batch", str(tmp_path / "tree"), str(tmp_path / "out")], capture_output=True, text=True
+    )
+    assert result.returncode == 1, result.stdout
+    assert "0 inputs" in result.stdout
+    files = len(list((EXAMPLES / "phantom-ct").iterdir()))
+    assert (
+        f'skipped {files} DICOM (no dicom reader is installed; pip install "mvloader[dicom]") file(s)' in result.stdout
+    )
+    # with a NIfTI file beside them, the NIfTI converts and the batch succeeds, still naming what it skipped
+    shutil.copy(EXAMPLES / "phantom-t1.nii.gz", tmp_path / "tree")
+    result = subprocess.run(
+        [str(mvl), "batch", str(tmp_path / "tree"), str(tmp_path / "out")], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "1 converted" in result.stdout and "skipped" in result.stdout

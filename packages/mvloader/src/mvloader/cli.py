@@ -211,6 +211,8 @@ def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
         f"{len(result.records)} inputs: {result.converted} converted, {result.skipped} already done, "
         f"{result.failed} failed, in {result.seconds:.1f} s; manifest: {result.manifest}\n"
     )
+    for what, count in sorted(result.unread.items()):
+        out.write(f"  skipped {count} {what} file(s)\n")
     for record in result.records:
         if record.status == "failed":
             out.write(

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections import Counter
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvl.coords import MvlError
@@ -26,7 +26,7 @@ from .. import registry
 from .items import Item
 from .naming import dicom_output_name, distinct_names, file_output_name
 
-__all__ = ["discover"]
+__all__ = ["Discovery", "discover", "discover_all"]
 
 _log = logging.getLogger(__name__)
 
@@ -36,7 +36,31 @@ _MIN_PARTS = 8
 _MAX_SPLIT_DEPTH = 3
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """What a tree holds: its inputs, and the files of our formats that no installed package reads.
+
+    Attributes
+    ----------
+    items : list of Item
+        As :func:`discover` returns them.
+    unread : dict of str to int
+        File counts by what they hold and the install that reads them
+        (``'DICOM (no dicom reader is installed; pip install "mvloader[dicom]")'``).
+    """
+
+    items: list[Item]
+    unread: dict[str, int]
+
+
 def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: Executor | None = None) -> list[Item]:
+    """Every convertible input under `root` (:func:`discover_all`'s items)."""
+    return discover_all(root, suffix, exclude=exclude, executor=executor).items
+
+
+def discover_all(
+    root: Path, suffix: str, *, exclude: Path | None = None, executor: Executor | None = None
+) -> Discovery:
     """Return every convertible input under `root`, in a stable order, each with its own output name.
 
     The installed format that reads folder trees (mvl-dicom: :func:`mvl.dicom.survey`,
@@ -59,17 +83,21 @@ def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: 
     """
     outside = _Outside(exclude)
     tree = _tree_format(root)
+    unread: Counter[str] = Counter()
     if tree is None:
         _log.info("no installed format reads folder trees: only the files under %s are converted", root)
-        items = _classify(root, _regular_files(root, outside), suffix, outside)
+        items = _classify(root, _regular_files(root, outside), suffix, outside, unread)
     else:
         found = None if executor is None else _side_by_side(root, tree.name, suffix, outside, executor)
-        items = _discover_part(root, root, True, tree.name, suffix, outside).items if found is None else found
+        if found is None:
+            found = _discover_part(root, root, True, tree.name, suffix, outside)
+        items, unread = found.items, Counter(found.unread)
     items.sort(key=lambda item: item.key)
     names = distinct_names([(item.key, item.output) for item in items], (suffix,))
-    return [
+    named = [
         item if name == item.output else replace(item, output=name) for item, name in zip(items, names, strict=True)
     ]
+    return Discovery(named, dict(unread))
 
 
 def _tree_format(root: Path) -> Format | None:
@@ -87,6 +115,7 @@ class _Found:
     items: list[Item]
     folder_series: list[str]  # UIDs of the series found in its folders (not in archives)
     warnings: list[tuple[type[Warning], str]]
+    unread: dict[str, int] = field(default_factory=dict)  # files of formats not installed (see Discovery)
 
 
 def _discover_part(root: Path, folder: Path, recursive: bool, tree: str, suffix: str, outside: _Outside) -> _Found:
@@ -94,8 +123,9 @@ def _discover_part(root: Path, folder: Path, recursive: bool, tree: str, suffix:
     inventory = registry.installed_formats()[tree].find_parts(folder, recursive=recursive)
     items = _part_items(root, tree, inventory.parts, suffix, outside)
     folder_series = [item.series_uid for item in items if item.series_uid]
-    items += _classify(root, [path for path in inventory.other_files if outside(path)], suffix, outside)
-    return _Found(items, folder_series, [])
+    unread: Counter[str] = Counter()
+    items += _classify(root, [path for path in inventory.other_files if outside(path)], suffix, outside, unread)
+    return _Found(items, folder_series, [], dict(unread))
 
 
 def _discover_part_in_worker(
@@ -108,7 +138,7 @@ def _discover_part_in_worker(
     return replace(found, warnings=[(warning.category, str(warning.message)) for warning in caught])
 
 
-def _side_by_side(root: Path, tree: str, suffix: str, outside: _Outside, executor: Executor) -> list[Item] | None:
+def _side_by_side(root: Path, tree: str, suffix: str, outside: _Outside, executor: Executor) -> _Found | None:
     """The parts of `root` surveyed on `executor`; None when that cannot give the answer of one survey."""
     parts = _parts(root, outside)
     if len(parts) < 2:
@@ -124,10 +154,12 @@ def _side_by_side(root: Path, tree: str, suffix: str, outside: _Outside, executo
     if any(count > 1 for count in seen.values()):
         _log.debug("a series of %s has files in two parts; surveying it at once", root)
         return None
+    unread: Counter[str] = Counter()
     for result in results:
         for category, message in result.warnings:
             warn(message, category)
-    return [item for result in results for item in result.items]
+        unread.update(result.unread)
+    return _Found([item for result in results for item in result.items], [], [], dict(unread))
 
 
 def _parts(root: Path, outside: _Outside) -> list[tuple[Path, bool]]:
@@ -183,8 +215,14 @@ def _regular_files(root: Path, outside: _Outside) -> list[Path]:
     return found
 
 
-def _classify(root: Path, candidates: list[Path], suffix: str, outside: _Outside) -> list[Item]:
-    """The inputs among `candidates`: each file belongs to the first installed format that claims it."""
+def _classify(
+    root: Path, candidates: list[Path], suffix: str, outside: _Outside, unread_by_install: Counter[str]
+) -> list[Item]:
+    """The inputs among `candidates`: each file belongs to the first installed format that claims it.
+
+    Files of our formats whose package is not installed are counted in `unread_by_install`
+    (keys as :attr:`Discovery.unread`).
+    """
     formats = list(registry.installed_formats().values())
     items: list[Item] = []
     unread: Counter[registry.KnownFormat] = Counter()  # files of known formats that are not installed
@@ -208,6 +246,7 @@ def _classify(root: Path, candidates: list[Path], suffix: str, outside: _Outside
         items += [whole] if itself else []
         items += _part_items(root, fmt.name, [part for part in parts if part not in itself], suffix, outside)
     for known, count in unread.items():
+        unread_by_install[f"{known.title} (no {known.name} reader is installed; {known.install})"] += count
         _log.info(
             "%d file(s) under %s hold %s data, but no %s reader is installed (%s)",
             count,

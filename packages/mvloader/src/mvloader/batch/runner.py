@@ -16,7 +16,7 @@ from mvl.coords import InputError, MissingDependencyError, normalize_system
 from mvl.coords.compression import gzip_backend, usable_cpus
 
 from .. import registry
-from .discovery import discover
+from .discovery import discover_all
 from .items import Item, convert_item
 from .manifest import MANIFEST_JSONL, Record, append_record, read_records, write_csv
 
@@ -43,6 +43,10 @@ class BatchResult:
         Wall time of the run.
     manifest : pathlib.Path
         The ``manifest.jsonl`` file (``manifest.csv`` lies beside it).
+    unread : dict of str to int
+        Files of our formats that no installed package reads (a slim install meeting DICOM
+        files), by what they hold and the ``pip install`` that reads them
+        (:attr:`~mvloader.batch.discovery.Discovery.unread`): not inputs, never passed over silently.
     """
 
     records: list[Record] = field(default_factory=list)
@@ -51,11 +55,15 @@ class BatchResult:
     failed: int = 0
     seconds: float = 0.0
     manifest: Path = Path()
+    unread: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """bool: True when nothing failed."""
-        return self.failed == 0
+        """bool: True when nothing failed, and something was converted unless nothing was there to convert.
+
+        False for a tree whose files are all of formats that are not installed.
+        """
+        return self.failed == 0 and not (self.unread and not self.records)
 
 
 def _suffix(to: str) -> str:
@@ -158,7 +166,8 @@ def convert_tree(
     tidy = False  # whether a worker may have died mid-save, leaving its temporary file
     try:
         with _LocalPool(budget if scheduler is None else 1, target / f"output{suffix}") as pool:
-            items = discover(source, suffix, exclude=target, executor=pool.executor())
+            found = discover_all(source, suffix, exclude=target, executor=pool.executor())
+            items, result.unread = found.items, found.unread
             previous = read_records(target)
             final: dict[str, Record] = {}
             todo: list[Item] = []
