@@ -84,3 +84,27 @@ def test_a_flag_for_a_format_that_does_not_take_it_says_which_do(tmp_path):
 )
 def test_python_hints_become_flags(python, cli):
     assert cli_hints(python) == cli
+
+
+def test_batch_takes_the_loading_flags_and_prints_failures_as_flags(tmp_path):
+    import pydicom
+
+    tree = tmp_path / "tree" / "fmri"
+    write_volumes(tree, np.zeros((4, 5, 3, 2), np.int16))
+    files = sorted(tree.iterdir(), key=lambda path: pydicom.dcmread(path, stop_before_pixels=True).InstanceNumber)
+    files[-1].unlink()  # an incomplete series: fails, and the failure names the flag
+    refused = mvl("batch", tmp_path / "tree", tmp_path / "out", "--jobs", "1")
+    assert refused.returncode == 1 and "--allow-incomplete-volumes" in refused.stdout
+    assert "allow_incomplete_volumes=True" not in refused.stdout
+    loaded = mvl("batch", tmp_path / "tree", tmp_path / "out", "--jobs", "1", "--allow-incomplete-volumes")
+    assert loaded.returncode == 0 and "1 converted" in loaded.stdout, loaded.stdout
+
+
+def test_batch_select_picks_the_kind_of_every_series(tmp_path):
+    import nibabel as nib
+
+    _two_echoes(tmp_path / "tree" / "echoes")
+    done = mvl("batch", tmp_path / "tree", tmp_path / "out", "--jobs", "1", "--select", "EchoNumbers=2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (output,) = (tmp_path / "out").rglob("*.nii.gz")
+    assert np.unique(np.asarray(nib.load(output).dataobj)).tolist() == [2]

@@ -21,7 +21,7 @@ from mvl.coords import InputError, MvlError, Volume, normalize_system
 from mvl.coords.formats import PROGRESS, SERIES_UID, SRC_SYSTEM
 
 from ._version import __version__
-from .cli_options import add_load_flags, cli_hints, load_options
+from .cli_options import add_load_flags, cli_hints, flag_options, load_options
 from .info import describe, format_description
 from .loading import load, save
 from .registry import detect_format, format_for_saving, installed_formats, output_suffixes
@@ -204,6 +204,7 @@ def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
             scheduler=args.scheduler,
             progress=bar,
             sidecars=args.sidecar,
+            load_options=flag_options(args),
         )
     finally:
         bar.close()
@@ -216,7 +217,8 @@ def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
     for record in result.records:
         if record.status == "failed":
             out.write(
-                f"  failed: {record.source}{' ' + record.series_uid if record.series_uid else ''}: {record.error}\n"
+                f"  failed: {record.source}{' ' + record.series_uid if record.series_uid else ''}: "
+                f"{cli_hints(record.error)}\n"
             )
     return 0 if result.ok else 1
 
@@ -318,6 +320,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="write no JSON sidecars (and no .bval/.bvec) beside DICOM-sourced outputs",
     )
+    add_load_flags(batch)  # applied to every input whose format takes them
     batch.set_defaults(run=_batch)
     return parser
 

@@ -133,6 +133,16 @@ def load_options(
     return options
 
 
+def flag_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The load options the flags in `args` ask for, whichever format takes them (``mvl batch``)."""
+    options: dict[str, Any] = {}
+    for item in FLAGS:
+        value = getattr(args, item.option, None)
+        if value is not None:
+            options[item.option] = dict(value) if item.option == SELECT else value
+    return options
+
+
 _SELECT = re.compile(r"select=(\{[^{}]*\})")
 _SWITCHES = {item.option: item.flag for item in FLAGS if item.switch}
 _SWITCH = re.compile(r"\b(" + "|".join(map(re.escape, _SWITCHES)) + r")=True\b")

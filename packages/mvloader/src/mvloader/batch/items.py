@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mvl.coords.formats import RECURSIVE, SERIES_UID, SRC_SYSTEM, THREADS
 
@@ -48,7 +50,13 @@ class Item:
 
 
 def convert_item(
-    item: Item, root: str, output_folder: str, system: str, sidecars: bool = True, threads: int | None = None
+    item: Item,
+    root: str,
+    output_folder: str,
+    system: str,
+    sidecars: bool = True,
+    load_options: Mapping[str, Any] | None = None,
+    threads: int | None = None,
 ) -> Record:
     """Load one input and save it aligned to `system`; never raises, failures become records.
 
@@ -57,13 +65,17 @@ def convert_item(
     `sidecars`: also write the files the source format puts beside an output (a DICOM
     series' JSON sidecar, ``.bval``/``.bvec``; :mod:`mvloader.sidecars`). `threads` is the
     saver's compression thread budget, for formats that take one (``None``: the saver's default).
+    `load_options` (``select``, ``skip_broken``, ...; :data:`mvl.coords.formats.LOAD_OPTIONS`)
+    go to the loader of every input whose format takes them.
     """
     started = time.perf_counter()
     failed = Record(item.key, item.source, item.series_uid, item.output, status="failed", system=system)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            shape, spacing, target = _load_and_save(item, Path(root), Path(output_folder), system, sidecars, threads)
+            shape, spacing, target = _load_and_save(
+                item, Path(root), Path(output_folder), system, sidecars, dict(load_options or {}), threads
+            )
         # The volume is gone by now: releasing its memory counts as conversion time too.
         return replace(
             failed,
@@ -81,11 +93,17 @@ def convert_item(
 
 
 def _load_and_save(
-    item: Item, root: Path, output_folder: Path, system: str, sidecars: bool, threads: int | None
+    item: Item,
+    root: Path,
+    output_folder: Path,
+    system: str,
+    sidecars: bool,
+    load_options: dict[str, Any],
+    threads: int | None,
 ) -> tuple[list[int], list[float], Path]:
     """Convert; return the aligned shape and spacing and the output path (the volume is dropped)."""
     source_format = registry.installed_formats().get(item.format)  # None: `load` says it is missing
-    part = {SERIES_UID: item.series_uid, RECURSIVE: item.recursive}
+    part = {**load_options, SERIES_UID: item.series_uid, RECURSIVE: item.recursive}
     options = {} if source_format is None else source_format.accepts(part)
     volume = load(root / item.source, system=system, format=item.format, **options)
     target = inside(output_folder, item.output)

@@ -6,7 +6,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +101,7 @@ def convert_tree(
     scheduler: str | None = None,
     progress: Progress | None = None,
     sidecars: bool = True,
+    load_options: Mapping[str, Any] | None = None,
 ) -> BatchResult:
     """Convert every DICOM series, NIfTI and NRRD file under `root` into `output_folder`.
 
@@ -139,6 +140,10 @@ def convert_tree(
         Write beside each output what its source format describes it with (default):
         a DICOM series' BIDS JSON sidecar and, for diffusion, ``.bval``/``.bvec``
         (:mod:`mvloader.sidecars`). An input that is already done keeps what it had.
+    load_options : mapping, optional
+        Options for the loader of every input whose format takes them, as the loaders
+        name them (``{"select": {"EchoNumbers": 1}, "skip_broken": True}``;
+        :data:`mvl.coords.formats.LOAD_OPTIONS`): ``mvl batch`` passes its loading flags.
 
     Returns
     -------
@@ -180,7 +185,13 @@ def convert_tree(
             result.skipped = done = len(final)
             if progress:
                 progress(done, len(items), 0)
-            arguments = (str(source.resolve()), str(target.resolve()), chosen_system, sidecars)
+            arguments = (
+                str(source.resolve()),
+                str(target.resolve()),
+                chosen_system,
+                sidecars,
+                dict(load_options or {}),
+            )
             try:
                 tidy = True
                 if scheduler:
@@ -245,7 +256,7 @@ class _LocalPool:
 
 
 def _run_locally(
-    items: list[Item], arguments: tuple[str, str, str, bool], budget: int, pool: _LocalPool
+    items: list[Item], arguments: tuple[str, str, str, bool, dict[str, Any]], budget: int, pool: _LocalPool
 ) -> Iterator[Record]:
     workers = min(budget, len(items))
     threads = max(1, budget // max(workers, 1))  # compression threads per input: together within the budget
@@ -298,7 +309,9 @@ def _outcome(future: Any, item: Item, system: str) -> Record:
     return record
 
 
-def _run_on_dask(items: list[Item], arguments: tuple[str, str, str, bool], scheduler: str) -> Iterator[Record]:
+def _run_on_dask(
+    items: list[Item], arguments: tuple[str, str, str, bool, dict[str, Any]], scheduler: str
+) -> Iterator[Record]:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
