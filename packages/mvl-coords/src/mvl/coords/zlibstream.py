@@ -116,6 +116,7 @@ class ZlibReader(_BoundedReader):
                 output: bytes = decompressor.decompress(self._input, limit)
             except self._backend.module.error as error:
                 raise self._fail(str(error)) from error
+            self._produced += len(output)
             if decompressor.eof:
                 self._input = decompressor.unused_data
                 self._check_end()
@@ -123,7 +124,6 @@ class ZlibReader(_BoundedReader):
             else:
                 self._input = decompressor.unconsumed_tail
             if output:
-                self._produced += len(output)
                 return output
             if stream_ended and not decompressor.eof:
                 where = "its declared size" if self._left is not None else "the file"
