@@ -88,3 +88,46 @@ def test_write_zlib_round_trips_and_counts(backend):
     assert size == len(out.getvalue())
     assert zlib.decompress(out.getvalue()) == DATA
     assert out.getvalue()[0] & 0x0F == 8  # a zlib header (deflate), not gzip
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_write_zlib_on_threads_is_one_standard_stream(backend, threads, monkeypatch):
+    import mvl.coords.zlibstream as zlibstream
+
+    monkeypatch.setattr(zlibstream, "PIECE_BYTES", 100_000)  # several pieces, also one short last piece
+    data = DATA + DATA[:12345]
+    blocks = [data[start : start + 30_000] for start in range(0, len(data), 30_000)]
+    out = io.BytesIO()
+    size = write_zlib(out, blocks, backend=backend, threads=threads)
+    assert size == len(out.getvalue())
+    assert zlib.decompress(out.getvalue()) == data  # the standard library checks the Adler-32
+    reader = ZlibReader(io.BytesIO(out.getvalue()), backend=backend)
+    assert reader.read(len(data)) == data and reader.finish() == 0
+
+
+def test_write_zlib_threads_with_nothing_and_exact_pieces(monkeypatch):
+    import mvl.coords.zlibstream as zlibstream
+
+    monkeypatch.setattr(zlibstream, "PIECE_BYTES", 1000)
+    for data in (b"", bytes(range(256)) * 8):  # empty; exactly two pieces
+        out = io.BytesIO()
+        write_zlib(out, [data[:1000], data[1000:]] if data else [], threads=2)
+        assert zlib.decompress(out.getvalue()) == data
+
+
+def test_adler32_combine_matches_the_checksum_of_the_whole():
+    from mvl.coords.zlibstream import _adler32_combine
+
+    rng = np.random.default_rng(3)
+    for length_a, length_b in [(0, 5), (5, 0), (1, 1), (70_000, 123_457), (10, 1 << 20)]:
+        a, b = rng.bytes(length_a), rng.bytes(length_b)
+        assert _adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
+
+
+def test_write_errors_reach_the_caller(monkeypatch):
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_zlib(Full(), [DATA] * 3, threads=2)

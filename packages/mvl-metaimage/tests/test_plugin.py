@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from mvl.coords import Volume
-from mvl.coords.formats import ENTRY_POINT_GROUP
+from mvl.coords.formats import ENTRY_POINT_GROUP, THREADS
 from mvl.coords.testing import FormatConformance
 from mvl.metaimage import open_image, save_volume
 from mvl.metaimage.plugin import FORMAT, looks_like_metaimage, sniff
@@ -65,5 +65,5 @@ class TestMetaImageFormat(FormatConformance):
 
 def test_the_record_names_its_extra_and_options():
     assert FORMAT.extra == "metaimage" and FORMAT.distribution == "mvl-metaimage"
-    assert FORMAT.save_options == frozenset() and FORMAT.load_options == frozenset()
+    assert FORMAT.save_options == {THREADS} and FORMAT.load_options == frozenset()
     assert FORMAT.sniff is sniff

@@ -162,3 +162,23 @@ def test_failed_compression_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(SaveError, match=r"x.mha: saving failed.*disk full"):
         save_image(tmp_path / "x.mha", CASES[0][1], np.eye(4))
     assert os.listdir(tmp_path) == ["x.mha"] and (tmp_path / "x.mha").read_bytes() == b"precious"
+
+
+def test_threads_reach_the_zlib_writer(tmp_path, monkeypatch):
+    import mvl.metaimage.writer as writer
+    from mvl.coords.zlibstream import write_zlib
+
+    seen = []
+
+    def recording(stream, blocks, **options):
+        seen.append(options.get("threads"))
+        return write_zlib(stream, blocks, **options)
+
+    monkeypatch.setattr(writer, "write_zlib", recording)
+    _, data, matrix = CASES[0]
+    save_volume(tmp_path / "a.mha", Volume(data, matrix, "RAS"), threads=2)
+    save_image(tmp_path / "b.mhd", data, matrix, threads=1)
+    save_image(tmp_path / "c.mha", data, matrix)
+    assert seen == [2, 1, None]
+    for name in ("a.mha", "b.mhd", "c.mha"):
+        assert_same_image(open_image(tmp_path / name), data, matrix, "LPS" if name != "a.mha" else "RAS")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from mvl.coords.formats import Format
+from mvl.coords.formats import THREADS, Format
 from mvl.coords.heads import peek
 
 __all__ = ["FORMAT", "looks_like_metaimage", "sniff"]
@@ -65,4 +65,5 @@ FORMAT = Format(
     save_suffixes=(".mha", ".mhd"),
     distribution="mvl-metaimage",
     extra="metaimage",
+    save_options=frozenset({THREADS}),
 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -84,6 +84,12 @@ _ELEMENT_TYPES: Final = {
 _SIZE_WIDTH: Final = 20  # digits reserved for CompressedDataSize, filled in after compressing
 
 
+class _Options(NamedTuple):
+    compress: bool
+    level: int | None
+    threads: int | None
+
+
 def save_image(
     path: str | os.PathLike[str],
     data: ArrayLike,
@@ -95,6 +101,7 @@ def save_image(
     compress: bool = True,
     compression_level: int | None = None,
     header: Mapping[str, Any] | None = None,
+    threads: int | None = None,
 ) -> None:
     """Save voxels and their voxel-to-world matrix as a MetaImage file.
 
@@ -125,6 +132,9 @@ def save_image(
     header : mapping, optional
         Further fields, e.g. ``{"Modality": "MET_MOD_CT"}``, written as ``Key = value``.
         Fields the save writes itself (:data:`GENERATED_FIELDS`) are ignored.
+    threads : int, optional
+        Compression threads (see :func:`mvl.coords.zlibstream.write_zlib`, which also
+        says what counts when it is not given); the file is one zlib stream either way.
 
     Raises
     ------
@@ -161,7 +171,8 @@ def save_image(
     lps = change_system(matrix, normalize_system(system), "LPS")
     if channels and (array.ndim == 3 or array.ndim - 1 in spatial):
         raise DataError(f"{os.fspath(target)}: channels=True needs a last axis that is not spatial")
-    _write(target, array, lps, spatial, channels, compress, compression_level, dict(header or {}), None)
+    options = _Options(compress, compression_level, threads)
+    _write(target, array, lps, spatial, channels, options, dict(header or {}), None)
 
 
 def save_volume(
@@ -173,6 +184,7 @@ def save_volume(
     compress: bool = True,
     compression_level: int | None = None,
     header: Mapping[str, Any] | None = None,
+    threads: int | None = None,
 ) -> None:
     """Save a volume as a MetaImage file, keeping the fields of the MetaImage it was loaded from.
 
@@ -195,6 +207,8 @@ def save_volume(
         See :func:`save_image`.
     header : mapping, optional
         Fields to add or replace.
+    threads : int, optional
+        See :func:`save_image`.
 
     Notes
     -----
@@ -240,7 +254,8 @@ def save_volume(
             channels = channels and (data.ndim - 1) not in spatial
         extra_axes = _extra_axes(source, volume)
     fields.update(header or {})
-    _write(target, data, matrix, spatial, bool(channels), compress, compression_level, fields, extra_axes)
+    options = _Options(compress, compression_level, threads)
+    _write(target, data, matrix, spatial, bool(channels), options, fields, extra_axes)
 
 
 def _int(text: str) -> int:
@@ -313,11 +328,11 @@ def _write(
     lps: NDArray[np.float64],
     spatial: tuple[int, int, int],
     channels: bool,
-    compress: bool,
-    compression_level: int | None,
+    options: _Options,
     fields: dict[str, Any],
     extra_axes: tuple[list[float], list[float]] | None,
 ) -> None:
+    compress = options.compress
     if data.size == 0:
         raise SaveError(f"cannot save an empty array (shape {data.shape}) in MetaImage", path=target)
     file_dtype, complex_values = _file_dtype(data.dtype, target)
@@ -377,13 +392,13 @@ def _write(
         with header_stream:
             header_stream.write(text)
             if data_target is None:
-                written = _write_data(header_stream, stored, conversion, compress, compression_level)
+                written = _write_data(header_stream, stored, conversion, options)
                 if compress:
                     header_stream.seek(size_at)
                     header_stream.write(str(written).ljust(_SIZE_WIDTH).encode())
         if data_target is not None:
             with open_output(temporaries[0]) as data_stream:
-                written = _write_data(data_stream, stored, conversion, compress, compression_level)
+                written = _write_data(data_stream, stored, conversion, options)
             if compress:
                 with open(temporaries[-1], "r+b") as header_file:
                     header_file.seek(size_at)
@@ -391,11 +406,11 @@ def _write(
 
 
 def _write_data(
-    stream: IO[bytes], stored: np.ndarray[Any, Any], conversion: np.dtype[Any] | None, compress: bool, level: int | None
+    stream: IO[bytes], stored: np.ndarray[Any, Any], conversion: np.dtype[Any] | None, options: _Options
 ) -> int:
     blocks = array_blocks(stored, "F", dtype=conversion)  # MetaImage: the first index fastest
-    if compress:
-        return write_zlib(stream, blocks, level=level)
+    if options.compress:
+        return write_zlib(stream, blocks, level=options.level, threads=options.threads)
     written = 0
     for block in blocks:
         written += stream.write(block)
