@@ -152,8 +152,7 @@ def test_simpleitk_reads_our_vector_and_4d_volumes(tmp_path, sitk_tools, src_ord
     assert_same_image(Volume(ref_data, ref_matrix, "LPS"), np.moveaxis(series, 0, -1), matrix, "RAS")
 
 
-def test_simpleitk_keeps_our_time_axis_spacing(tmp_path, sitk_tools):
-    reference, write = sitk_tools
+def test_simpleitk_keeps_our_time_axis_spacing(tmp_path):
     series = np.zeros((2, 3, 4, 5), np.int16)
     image = sitk.GetImageFromArray(series.T, isVector=False)
     image.SetSpacing((1, 2, 3, 0.5))

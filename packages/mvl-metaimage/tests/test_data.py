@@ -37,7 +37,11 @@ def test_zlib_data_in_a_detached_file(make_mha, tmp_path):
 @pytest.mark.parametrize(
     ("mangle", "error", "message"),
     [
-        (lambda packed: packed[:-6], FormatError, "holds .* bytes, fewer than the .* that header field 'CompressedDataSize'"),
+        (
+            lambda packed: packed[:-6],
+            FormatError,
+            "holds .* bytes, fewer than the .* that header field 'CompressedDataSize'",
+        ),
         (lambda packed: packed[:-1] + bytes([packed[-1] ^ 0x10]), FormatError, "corrupt zlib stream"),
     ],
 )
@@ -110,7 +114,9 @@ def test_text_data(make_mha):
     body = (" ".join(map(str, VALUES)) + "\n").encode()
     volume = open_image(make_mha({"BinaryData": "False"}, body=body))
     np.testing.assert_array_equal(volume.src_data.ravel(order="F"), VALUES)
-    floats = open_image(make_mha({"BinaryData": "False", "ElementType": "MET_FLOAT"}, body=b"1.5 -2e3 " * 12, name="f.mha"))
+    floats = open_image(
+        make_mha({"BinaryData": "False", "ElementType": "MET_FLOAT"}, body=b"1.5 -2e3 " * 12, name="f.mha")
+    )
     assert floats.src_data.dtype == np.float32 and floats.src_data.ravel(order="F")[1] == -2000
     with pytest.raises(FormatError, match="holds 23 values, fewer than the 24"):
         open_image(make_mha({"BinaryData": "False"}, body=body.rsplit(b" ", 1)[0], name="short.mha"))

@@ -94,7 +94,7 @@ def test_compressed_data_in_several_files_is_not_read(make_mha):
 def test_a_slice_of_the_wrong_size(make_mha, tmp_path):
     slices(tmp_path)
     (tmp_path / "s02.raw").write_bytes(b"\0" * 11)
-    with pytest.raises(FormatError, match="s02.raw' holds 11 bytes of data, not the 12 of one of the 4 parts"):
+    with pytest.raises(FormatError, match=r"s02\.raw' holds 11 bytes of data, not the 12 of one of the 4 parts"):
         open_image(make_mha({"ElementDataFile": "s%02d.raw 0 3"}, name="scan.mhd"))
 
 
@@ -145,7 +145,7 @@ def test_a_device_allowed_explicitly_is_read_exactly(tmp_path, make_mha):
 
 
 def test_missing_data_files(make_mha, tmp_path):
-    with pytest.raises(InputError, match="names 'missing.raw', which does not exist"):
+    with pytest.raises(InputError, match=r"names 'missing\.raw', which does not exist"):
         open_image(make_mha({"ElementDataFile": "missing.raw"}, name="a.mhd"))
     (tmp_path / "folder.raw").mkdir()
     with pytest.raises(InputError, match="which is a folder"):

@@ -21,12 +21,17 @@ def test_orientation_letters_name_where_axes_come_from(system):
     """All 48: our "towards" system and ITK's "from" letters are each other's opposites."""
     letters = from_letters(system)
     assert towards_letters(letters) == system
-    assert all({ours, theirs} in ({"L", "R"}, {"A", "P"}, {"S", "I"}) for ours, theirs in zip(system, letters))
+    assert all(
+        {ours, theirs} in ({"L", "R"}, {"A", "P"}, {"S", "I"}) for ours, theirs in zip(system, letters, strict=True)
+    )
     matrix = np.eye(4)
     matrix[:3, :3] = np.array([[1.0 if s == t else -1.0 if {s, t} in ({"L", "R"}, {"A", "P"}, {"S", "I"}) else 0
                                 for s in system] for t in "LPS"])  # fmt: skip
     assert axcodes(matrix, "LPS") == system
-    fields = [f"TransformMatrix = {' '.join(str(v) for v in matrix[:3, :3].T.ravel())}", f"AnatomicalOrientation = {letters}"]
+    fields = [
+        f"TransformMatrix = {' '.join(str(v) for v in matrix[:3, :3].T.ravel())}",
+        f"AnatomicalOrientation = {letters}",
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(geometry(fields).transformation, matrix)

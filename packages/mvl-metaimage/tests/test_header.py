@@ -13,7 +13,9 @@ def layout_of(blob):
 
 
 def test_both_separators_and_no_spaces():
-    text = read_header_text(io.BytesIO(b"NDims=3\nDimSize: 2 3 4\n  Key  =  a: b = c  \nElementDataFile=LOCAL\nDATA"), "x")
+    text = read_header_text(
+        io.BytesIO(b"NDims=3\nDimSize: 2 3 4\n  Key  =  a: b = c  \nElementDataFile=LOCAL\nDATA"), "x"
+    )
     assert text.fields == {"NDims": "3", "DimSize": "2 3 4", "Key": "a: b = c", "ElementDataFile": "LOCAL"}
     assert text.data_offset == len(b"NDims=3\nDimSize: 2 3 4\n  Key  =  a: b = c  \nElementDataFile=LOCAL\n")
 
@@ -41,7 +43,9 @@ def test_malformed_headers(blob, error, message):
 def test_every_element_type(tmp_path, make_mha):
     for name, code in ELEMENT_TYPES.items():
         values = np.arange(24).astype(code)
-        volume = open_image(make_mha({"ElementType": name}, body=values.astype("<" + code).tobytes(), name=f"{name}.mha"))
+        volume = open_image(
+            make_mha({"ElementType": name}, body=values.astype("<" + code).tobytes(), name=f"{name}.mha")
+        )
         assert volume.src_data.dtype == np.dtype(code), name
         np.testing.assert_array_equal(volume.src_data.ravel(order="F"), values)
 
@@ -90,6 +94,8 @@ def test_bad_storage_fields_name_the_file_and_field(make_mha, changes, error, me
 
 
 def test_layout_describes_its_size():
-    layout = layout_of(b"NDims = 2\nDimSize = 3 4\nElementNumberOfChannels = 3\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n")
+    layout = layout_of(
+        b"NDims = 2\nDimSize = 3 4\nElementNumberOfChannels = 3\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n"
+    )
     assert layout.shape == (3, 3, 4) and layout.nbytes == 144
     assert layout.describe() == "'DimSize' [3, 4], 'ElementNumberOfChannels' 3 and 'ElementType' (float32)"

@@ -99,10 +99,8 @@ def test_one_and_two_dimensional_images_get_length_1_axes(make_mha):
     )  # fmt: skip
     assert line.src_data.shape == (6, 1, 1)
     np.testing.assert_array_equal(line.get_src_transformation("LPS"), np.diag([-2.0, 1, 1, 1]) + np.eye(4, k=3) * 3)
-    plane = open_image(
-        make_mha({"NDims": "2", "DimSize": "2 3", "TransformMatrix": "0 1 1 0", "Offset": "1 2", "ElementSpacing": "1 1"},
-                 body=np.arange(6, dtype="<i2").tobytes())
-    )  # fmt: skip
+    fields = {"NDims": "2", "DimSize": "2 3", "TransformMatrix": "0 1 1 0", "Offset": "1 2", "ElementSpacing": "1 1"}
+    plane = open_image(make_mha(fields, body=np.arange(6, dtype="<i2").tobytes()))
     assert plane.src_data.shape == (2, 3, 1)
     expected = np.array([[0, 1, 0, 1], [1, 0, 0, 2], [0, 0, -1, 0], [0, 0, 0, 1.0]])  # right-handed: z = x cross y
     np.testing.assert_array_equal(plane.get_src_transformation("LPS"), expected)

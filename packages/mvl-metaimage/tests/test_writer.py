@@ -55,9 +55,11 @@ def test_compressed_data_size_is_the_stream_length(tmp_path):
     for name in ("z.mha", "z.mhd"):
         save_image(tmp_path / name, data, matrix, "RAS")
         size = int(re.search(r"CompressedDataSize = ([0-9]+) *\n", header_of(tmp_path / name))[1])
-        stored = (tmp_path / "z.zraw").read_bytes() if name == "z.mhd" else (tmp_path / name).read_bytes()[
-            len(header_of(tmp_path / name).encode()) :
-        ]
+        stored = (
+            (tmp_path / "z.zraw").read_bytes()
+            if name == "z.mhd"
+            else (tmp_path / name).read_bytes()[len(header_of(tmp_path / name).encode()) :]
+        )
         assert len(stored) == size
         assert zlib.decompress(stored) == np.asarray(data, "<i2").tobytes("F")
     assert sorted(os.listdir(tmp_path)) == ["z.mha", "z.mhd", "z.zraw"]

@@ -213,9 +213,7 @@ def _write_serial(stream: IO[bytes], blocks: Iterable[Any], backend: GzipBackend
     return written + len(output)
 
 
-def _deflate_piece(
-    backend: GzipBackend, level: int, piece: list[Any], last: bool
-) -> tuple[bytes, int, int]:
+def _deflate_piece(backend: GzipBackend, level: int, piece: list[Any], last: bool) -> tuple[bytes, int, int]:
     """Raw deflate of one piece (sync-flushed unless last), its Adler-32 and length."""
     module = backend.module
     compressor = module.compressobj(level, module.DEFLATED, -_ZLIB_WBITS)

@@ -67,9 +67,7 @@ class DataFiles:
         return f"the data file {os.fspath(self.paths[index])!r}"
 
 
-def locate_data(
-    header_path: Path, text: HeaderText, layout: Layout, *, allow_external: bool = False
-) -> DataFiles:
+def locate_data(header_path: Path, text: HeaderText, layout: Layout, *, allow_external: bool = False) -> DataFiles:
     """Find the data files of a header, refusing files outside the header's folder.
 
     Parameters

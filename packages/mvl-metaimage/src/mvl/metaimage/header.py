@@ -208,14 +208,21 @@ def parse_numbers(
             f"header field {name!r} must hold {count} numbers (one per axis, as NDims says), got {value[:200]!r}",
             path=path,
         )
-    numbers: list[Any] = []
-    for token in tokens:
-        try:
-            numbers.append(int(token) if integer else float(token))
-        except ValueError:
-            kind = "integers" if integer else "numbers"
-            raise FormatError(f"header field {name!r} must hold {kind}, got {token!r}", path=path) from None
-    return numbers
+    convert = int if integer else float
+    try:
+        return [convert(token) for token in tokens]
+    except ValueError:
+        kind = "integers" if integer else "numbers"
+        bad = next(token for token in tokens if not _converts(convert, token))
+        raise FormatError(f"header field {name!r} must hold {kind}, got {bad!r}", path=path) from None
+
+
+def _converts(convert: Any, token: str) -> bool:
+    try:
+        convert(token)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -299,7 +306,8 @@ def read_layout(text: HeaderText, path: str | os.PathLike[str]) -> Layout:
     Examples
     --------
     >>> import io
-    >>> blob = b"NDims = 3\\nDimSize = 2 3 4\\nElementType = MET_SHORT\\nElementByteOrderMSB = True\\nElementDataFile = x.raw\\n"
+    >>> blob = b"NDims = 3\\nDimSize = 2 3 4\\nElementType = MET_SHORT\\nElementByteOrderMSB = True\\n"
+    >>> blob += b"ElementDataFile = x.raw\\n"
     >>> layout = read_layout(read_header_text(io.BytesIO(blob), "x.mhd"), "x.mhd")
     >>> layout.dtype.str, layout.dims, layout.nbytes, layout.data_file
     ('>i2', (2, 3, 4), 48, 'x.raw')
@@ -319,9 +327,7 @@ def read_layout(text: HeaderText, path: str | os.PathLike[str]) -> Layout:
     if ndims < 1:
         raise FormatError(f"header field 'NDims' must be at least 1, got {ndims}", path=path)
     if ndims > MAX_DIMENSION:
-        raise ResourceLimitError(
-            f"header field 'NDims' is {ndims}; at most {MAX_DIMENSION} axes are read", path=path
-        )
+        raise ResourceLimitError(f"header field 'NDims' is {ndims}; at most {MAX_DIMENSION} axes are read", path=path)
     dims = tuple(parse_numbers(fields["DimSize"], "DimSize", ndims, path, integer=True))
     if any(size < 1 for size in dims):
         raise FormatError(f"header field 'DimSize' must be positive integers, got {fields['DimSize']!r}", path=path)
@@ -356,9 +362,7 @@ def read_layout(text: HeaderText, path: str | os.PathLike[str]) -> Layout:
     if compressed and "CompressedDataSize" in fields:
         (compressed_size,) = parse_numbers(fields["CompressedDataSize"], "CompressedDataSize", 1, path, integer=True)
         if compressed_size < 1:
-            raise FormatError(
-                f"header field 'CompressedDataSize' must be positive, got {compressed_size}", path=path
-            )
+            raise FormatError(f"header field 'CompressedDataSize' must be positive, got {compressed_size}", path=path)
     header_size = 0
     if "HeaderSize" in fields:
         (header_size,) = parse_numbers(fields["HeaderSize"], "HeaderSize", 1, path, integer=True)

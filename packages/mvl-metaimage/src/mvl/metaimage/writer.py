@@ -377,7 +377,9 @@ def _write(
     lines += [("ElementSpacing", _numbers(spacing)), ("DimSize", " ".join(str(size) for size in dims))]
     if count > 1:
         lines.append(("ElementNumberOfChannels", str(count)))
-    lines += [(name, _value_text(name, value, target)) for name, value in fields.items() if name not in GENERATED_FIELDS]
+    lines += [
+        (name, _value_text(name, value, target)) for name, value in fields.items() if name not in GENERATED_FIELDS
+    ]
     lines += [
         ("ElementType", _ELEMENT_TYPES[file_dtype.str[1:]]),
         ("ElementDataFile", "LOCAL" if data_target is None else data_target.name),
