@@ -156,8 +156,8 @@ def save_image(
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "scan.mha"
     >>> save_image(path, np.zeros((4, 5, 6), np.int16), np.diag([0.5, 0.5, 2.0, 1.0]), "RAS")
     >>> volume = open_image(path)
-    >>> volume.src_system, volume.src_spacing, volume.get_src_transformation("RAS")[0, 0]
-    ('LPS', (0.5, 0.5, 2.0), np.float64(0.5))
+    >>> volume.src_system, volume.src_spacing, float(volume.get_src_transformation("RAS")[0, 0])
+    ('LPS', (0.5, 0.5, 2.0), 0.5)
     """
     target = Path(path)
     array = np.asanyarray(data)
