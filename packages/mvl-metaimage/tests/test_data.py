@@ -124,3 +124,27 @@ def test_text_data(make_mha):
         open_image(make_mha({"BinaryData": "False"}, body=b"1.5 " * 24, name="bad.mha"))
     with pytest.raises(FormatError, match="too few for the 24 values"):
         open_image(make_mha({"BinaryData": "False"}, body=b"1 2", name="tiny.mha"))
+
+
+@pytest.mark.parametrize("backend", ["isal", "zlib-ng", "zlib"])
+def test_zlib_through_every_backend(make_mha, monkeypatch, backend):
+    monkeypatch.setenv("MVL_GZIP_BACKEND", backend)
+    volume = open_image(compressed(make_mha, zlib.compress(VALUES.tobytes())))
+    np.testing.assert_array_equal(volume.src_data.ravel(order="F"), VALUES)
+
+
+def test_without_memory_maps_raw_data_is_read(make_mha, monkeypatch):
+    def no_maps(*args, **kwargs):
+        raise OSError("no memory maps here")
+
+    monkeypatch.setattr(np, "memmap", no_maps)
+    volume = open_image(make_mha())
+    assert type(volume.src_data) is np.ndarray
+    np.testing.assert_array_equal(volume.src_data.ravel(order="F"), VALUES)
+
+
+def test_etc_passwd_is_never_voxels(make_mha):
+    from mvl.coords import SecurityError
+
+    with pytest.raises(SecurityError):
+        open_image(make_mha({"ElementDataFile": "/etc/passwd"}, name="x.mhd"))

@@ -150,3 +150,9 @@ def test_missing_data_files(make_mha, tmp_path):
     (tmp_path / "folder.raw").mkdir()
     with pytest.raises(InputError, match="which is a folder"):
         open_image(make_mha({"ElementDataFile": "folder.raw"}, name="b.mhd"))
+
+
+def test_a_nul_byte_in_a_file_name_is_a_format_error(make_mha):
+    """Found by the fuzz tests: a NUL byte made pathlib raise a bare ValueError."""
+    with pytest.raises(FormatError, match="holds bytes no file name holds"):
+        open_image(make_mha({"ElementDataFile": "sc\0an.raw"}, name="x.mhd"))

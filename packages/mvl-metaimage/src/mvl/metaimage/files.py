@@ -189,6 +189,11 @@ def _pattern(header_path: Path, layout: Layout, tokens: list[str]) -> list[str]:
 
 
 def _checked(header_path: Path, name: str, allow_external: bool) -> tuple[Path, bool]:
+    if "\0" in name:
+        raise FormatError(
+            f"header field 'ElementDataFile' names {name[:80]!r}, which holds bytes no file name holds",
+            path=header_path,
+        )
     folder = header_path.parent
     relative = Path(name)
     target = relative if relative.is_absolute() else folder / relative
