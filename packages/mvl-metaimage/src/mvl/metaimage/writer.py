@@ -43,7 +43,8 @@ __all__ = ["DATA_SUFFIXES", "GENERATED_FIELDS", "save_image", "save_volume"]
 
 #: The suffix of a detached data file, compressed or not (as ITK names them).
 DATA_SUFFIXES: Final = {True: ".zraw", False: ".raw"}
-#: The fields a save writes itself; others given in `header` (or carried from a loaded
+#: The fields a save writes itself (or drops: ``ElementMin``/``ElementMax`` describe
+#: values that may have changed); others given in `header` (or carried from a loaded
 #: MetaImage file) are written after them, before ``ElementType``.
 GENERATED_FIELDS: Final = frozenset(
     {
@@ -65,8 +66,8 @@ GENERATED_FIELDS: Final = frozenset(
         "ElementType",
         "ElementDataFile",
         "HeaderSize",
-        "ObjectSubType",
-        "Comment",
+        "ElementMin",  # they describe the values, which may have changed since
+        "ElementMax",
     }
 )
 _ELEMENT_TYPES: Final = {
