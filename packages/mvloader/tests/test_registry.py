@@ -103,7 +103,7 @@ def test_unknown_content_and_name(tmp_path, only):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"hello, not an image")
     with pytest.raises(
-        UnsupportedFormatError, match=r"notes.txt: not a format mvloader reads: no NIfTI, NRRD or DICOM"
+        UnsupportedFormatError, match=r"notes.txt: not a format mvloader reads: no NIfTI, NRRD, .*DICOM"
     ):
         mvloader.load(path)
 
@@ -198,6 +198,7 @@ def sample_files(folder):
     nib.save(nib.Nifti1Pair(data, affine), folder / "pair.hdr")
     mvloader.save(folder / "attached.nrrd", mvloader.load(folder / "one.nii"))
     mvloader.save(folder / "detached.nhdr", mvloader.load(folder / "one.nii"))
+    mvloader.save(folder / "attached.mha", mvloader.load(folder / "one.nii"))
     series = write_series(folder / "series", shape=(2, 2, 2))
     slice_file = next(series.iterdir())
     (folder / "slice.dcm").write_bytes(slice_file.read_bytes())
@@ -269,5 +270,6 @@ def test_installed_formats_are_ours_first_then_the_others_by_name(tmp_path, monk
 def test_endings_come_from_the_installed_formats(only, monkeypatch):
     toy = Format("toy", "toy", (".toy.gz", ".toy"), bool, "builtins:repr", "builtins:repr", (".toy",))
     monkeypatch.setattr(registry, "installed_formats", lambda: {"nifti": fake("nifti"), "toy": toy})
-    assert registry.output_suffixes() == (".toy", ".nrrd", ".nhdr")  # then those of known formats not installed
+    # then those of known formats not installed
+    assert registry.output_suffixes() == (".toy", ".nrrd", ".nhdr", ".mha", ".mhd")
     assert registry.input_suffixes() == (".toy.gz", ".nifti", ".toy")

@@ -98,6 +98,15 @@ def _nrrd_signature(head: Head) -> bool:
     return re.fullmatch(rb"NRRD000[0-9]", head.stored[:8]) is not None
 
 
+# A MetaImage header: its first field ObjectType = Image or NDims, and an NDims line.
+_METAIMAGE_FIRST: Final = re.compile(rb"\A\s*(?:ObjectType\s*[=:]\s*Image\b|NDims\s*[=:]\s*[0-9])", re.IGNORECASE)
+_METAIMAGE_NDIMS: Final = re.compile(rb"^\s*NDims\s*[=:]\s*[0-9]+\s*$", re.MULTILINE)
+
+
+def _metaimage_signature(head: Head) -> bool:
+    return _METAIMAGE_FIRST.match(head.stored) is not None and _METAIMAGE_NDIMS.search(head.stored) is not None
+
+
 def _dicom_signature(head: Head) -> bool:
     # A DICOM file (PS3.10 7.1), a zip, or a tar (plain or inside gzip, bzip2, xz).
     return (
@@ -115,6 +124,7 @@ _NIFTI_SUFFIXES: Final = (".nii.gz", ".nii", ".hdr.gz", ".img.gz", ".hdr", ".img
 KNOWN_FORMATS: Final = (
     KnownFormat("nifti", "NIfTI", "nifti", _nifti_signature, _NIFTI_SUFFIXES, _NIFTI_SUFFIXES),
     KnownFormat("nrrd", "NRRD", "nrrd", _nrrd_signature, (".nrrd", ".nhdr"), (".nrrd", ".nhdr")),
+    KnownFormat("metaimage", "MetaImage", "metaimage", _metaimage_signature, (".mha", ".mhd"), (".mha", ".mhd")),
     KnownFormat("dicom", "DICOM", "dicom", _dicom_signature, (".dcm", ".dicom", ".ima", *_ARCHIVES), folders=True),
 )
 
