@@ -126,8 +126,8 @@ def test_names_are_patient_study_series_and_stay_inside(tree, tmp_path):
     root, _ = tree
     records = convert_tree(root, tmp_path / "out", jobs=1).records
     outputs = sorted(record.output for record in records)
-    assert any(re.fullmatch(r"P1/Head_[0-9a-f]{8}/002_axial_[0-9a-f]{8}\.nii\.gz", name) for name in outputs)
-    assert any(re.fullmatch(r"P3/Knee_[0-9a-f]{8}/006_zipped_[0-9a-f]{8}\.nii\.gz", name) for name in outputs)
+    assert "P1/Head/002_axial.nii.gz" in outputs  # readable: no hash where names do not collide
+    assert "P3/Knee/006_zipped.nii.gz" in outputs
     assert "scans/t1.nii.gz" in outputs and "scans/t2.nii.gz" in outputs
     assert len(set(outputs)) == len(outputs)
     assert sanitise("../../etc/passwd") == "etc_passwd"
@@ -144,6 +144,22 @@ def test_names_are_patient_study_series_and_stay_inside(tree, tmp_path):
     assert inside(tmp_path, evil).is_relative_to(tmp_path)
     with pytest.raises(SecurityError, match="would lie outside the output folder"):
         inside(tmp_path, "../escape.nii")
+
+
+def test_a_name_template_names_the_series_and_an_unknown_placeholder_is_refused_first(tree, tmp_path):
+    root, _ = tree
+    records = convert_tree(root, tmp_path / "out", jobs=1, names="{series_number}_{modality}/{patient_id}").records
+    outputs = {record.output for record in records}
+    assert "002_CT/P1.nii.gz" in outputs and "scans/t1.nii.gz" in outputs  # files keep their own path
+    with pytest.raises(ValueError, match=r"unknown placeholder \{series\} .*use \{patient_id\}"):
+        convert_tree(root, tmp_path / "never", names="{series}")
+    assert not (tmp_path / "never").exists()
+    refused = subprocess.run(
+        [sys.executable, "-m", "mvloader", "batch", str(root), str(tmp_path / "cli"), "--names", "{nope}"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "unknown placeholder {nope}" in refused.stderr
 
 
 def discover_on_a_pool(root, caplog, **options):
@@ -201,8 +217,8 @@ def test_outputs_that_would_share_a_name_get_distinct_ones(tree, tmp_path):
     by_source = {record.source: record.output for record in records}
     assert by_source["scans/t1.nii.gz"] == "scans/t1.nii.gz"  # the key sorting first keeps the plain name
     assert re.fullmatch(r"scans/t1_[0-9a-f]{8}\.nii\.gz", by_source["scans/t1.nrrd"])
-    axial = [record for record in records if "_axial_" in record.output]
-    assert len(axial) == 2 and all(record.status == "done" for record in axial)
+    axial = sorted(record.output for record in records if "_axial" in record.output and record.status == "done")
+    assert len(axial) == 2 and re.fullmatch(r"P1/Head/002_axial_[0-9a-f]{8}\.nii\.gz", axial[1]), axial
     assert convert_tree(root, tmp_path / "out", jobs=1).converted == 0  # the names are stable across runs
 
 

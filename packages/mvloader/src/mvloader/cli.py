@@ -21,6 +21,7 @@ from mvl.coords import InputError, MvlError, Volume, normalize_system
 from mvl.coords.formats import PROGRESS, SERIES_UID, SRC_SYSTEM
 
 from ._version import __version__
+from .batch.naming import DEFAULT_NAMES, PLACEHOLDERS, check_template
 from .cli_options import add_load_flags, cli_hints, flag_options, load_options
 from .info import describe, format_description
 from .loading import load, save
@@ -205,6 +206,7 @@ def _batch(args: argparse.Namespace, status: _Status, out: TextIO) -> int:
             progress=bar,
             sidecars=args.sidecar,
             load_options=flag_options(args),
+            names=args.names,
         )
     finally:
         bar.close()
@@ -320,6 +322,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="write no JSON sidecars (and no .bval/.bvec) beside DICOM-sourced outputs",
     )
+    batch.add_argument(
+        "--names",
+        metavar="TEMPLATE",
+        type=_names_template,
+        default=DEFAULT_NAMES,
+        help="name of a DICOM series' output, e.g. '{patient_id}/{series_number}_{protocol}' "
+        f"(default '{DEFAULT_NAMES}'; placeholders: {', '.join(PLACEHOLDERS)})",
+    )
     add_load_flags(batch)  # applied to every input whose format takes them
     batch.set_defaults(run=_batch)
     return parser
@@ -352,6 +362,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             text = cli_hints(str(error))
             sys.stderr.write(f"\nmvl: error: {text}\n" if status.active else f"mvl: error: {text}\n")
             return 1
+
+
+def _names_template(text: str) -> str:
+    try:
+        return check_template(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:

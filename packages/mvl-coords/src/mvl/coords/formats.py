@@ -148,6 +148,8 @@ class Part:
         Whether its files lie in sub-folders of `path`.
     patient_id, study_date, study_description, study_uid, series_number, series_description : str, optional
         Labels for its output name; empty ones get a placeholder.
+    modality, protocol : str, optional
+        More labels a batch's name template may use (``{modality}``, ``{protocol}``).
 
     Examples
     --------
@@ -164,6 +166,8 @@ class Part:
     study_uid: str = ""
     series_number: str = ""
     series_description: str = ""
+    modality: str = ""
+    protocol: str = ""
 
 
 @dataclass(frozen=True)

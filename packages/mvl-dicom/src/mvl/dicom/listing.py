@@ -84,6 +84,8 @@ class SeriesInfo:
     slices : int or None
         For a Siemens mosaic series, the slices of each volume (``NumberOfImagesInMosaic``:
         one per tile of a file); None for other series, whose frames are their slices.
+    protocol : str or None
+        (0018,1030) 'Protocol Name'.
     """
 
     uid: str | None
@@ -105,6 +107,7 @@ class SeriesInfo:
     volumes: int = 1
     kinds: tuple[str, ...] = ()
     slices: int | None = None
+    protocol: str | None = None
 
     def open(self, **options: Any) -> Volume:
         """Load this series: ``open_stack(self.path, series_uid=self.uid, ...)`` with `options`."""
@@ -312,6 +315,7 @@ def survey(
                 recursive=needs_recursion,
                 patient_id=first.text(el.PATIENT_ID),
                 study_description=first.description(el.STUDY_DESCRIPTION),
+                protocol=first.description(el.PROTOCOL_NAME),
                 volumes=volumes,
                 kinds=kinds,
                 slices=slices,

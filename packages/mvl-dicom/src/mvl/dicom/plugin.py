@@ -85,6 +85,8 @@ def parts(path: Path, *, recursive: bool = True) -> Inventory:
                 study_uid=info.study_uid or "",
                 series_number="" if info.number is None else str(info.number),
                 series_description=info.description or "",
+                modality=info.modality or "",
+                protocol=info.protocol or "",
             )
             for info in found.series
             if info.uid is not None

@@ -24,7 +24,7 @@ from mvl.coords.heads import peek
 
 from .. import registry
 from .items import Item
-from .naming import dicom_output_name, distinct_names, file_output_name
+from .naming import DEFAULT_NAMES, check_template, dicom_output_name, distinct_names, file_output_name
 
 __all__ = ["Discovery", "discover", "discover_all"]
 
@@ -53,13 +53,33 @@ class Discovery:
     unread: dict[str, int]
 
 
-def discover(root: Path, suffix: str, *, exclude: Path | None = None, executor: Executor | None = None) -> list[Item]:
+def discover(
+    root: Path,
+    suffix: str,
+    *,
+    exclude: Path | None = None,
+    executor: Executor | None = None,
+    names: str = DEFAULT_NAMES,
+) -> list[Item]:
     """Every convertible input under `root` (:func:`discover_all`'s items)."""
-    return discover_all(root, suffix, exclude=exclude, executor=executor).items
+    return discover_all(root, suffix, exclude=exclude, executor=executor, names=names).items
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """How outputs are named: their ending, and the template of a series' name (:mod:`.naming`)."""
+
+    suffix: str
+    template: str = DEFAULT_NAMES
 
 
 def discover_all(
-    root: Path, suffix: str, *, exclude: Path | None = None, executor: Executor | None = None
+    root: Path,
+    suffix: str,
+    *,
+    exclude: Path | None = None,
+    executor: Executor | None = None,
+    names: str = DEFAULT_NAMES,
 ) -> Discovery:
     """Return every convertible input under `root`, in a stable order, each with its own output name.
 
@@ -70,7 +90,8 @@ def discover_all(
     many as that format finds in it (the series of an archive), or none (an Analyze
     ``.img`` belongs to its ``.hdr``'s entry, a detached NRRD data file to its
     header's). Files under `exclude` (the output folder, when it lies inside `root`)
-    are ignored.
+    are ignored. A DICOM series is named by the template `names` (:mod:`.naming`; a
+    ``ValueError`` for an unknown placeholder).
 
     With `executor` (a process pool), the parts of the tree (its own files and its
     sub-folders, split further when there are few) are surveyed side by side on it. The
@@ -82,15 +103,16 @@ def discover_all(
     before the ending.
     """
     outside = _Outside(exclude)
+    naming = _Naming(suffix, check_template(names))
     tree = _tree_format(root)
     unread: Counter[str] = Counter()
     if tree is None:
         _log.info("no installed format reads folder trees: only the files under %s are converted", root)
-        items = _classify(root, _regular_files(root, outside), suffix, outside, unread)
+        items = _classify(root, _regular_files(root, outside), naming, outside, unread)
     else:
-        found = None if executor is None else _side_by_side(root, tree.name, suffix, outside, executor)
+        found = None if executor is None else _side_by_side(root, tree.name, naming, outside, executor)
         if found is None:
-            found = _discover_part(root, root, True, tree.name, suffix, outside)
+            found = _discover_part(root, root, True, tree.name, naming, outside)
         items, unread = found.items, Counter(found.unread)
     items.sort(key=lambda item: item.key)
     names = distinct_names([(item.key, item.output) for item in items], (suffix,))
@@ -118,33 +140,33 @@ class _Found:
     unread: dict[str, int] = field(default_factory=dict)  # files of formats not installed (see Discovery)
 
 
-def _discover_part(root: Path, folder: Path, recursive: bool, tree: str, suffix: str, outside: _Outside) -> _Found:
+def _discover_part(root: Path, folder: Path, recursive: bool, tree: str, naming: _Naming, outside: _Outside) -> _Found:
     """Inputs in `folder` (and its sub-folders when `recursive`), as format `tree` lists them, relative to `root`."""
     inventory = registry.installed_formats()[tree].find_parts(folder, recursive=recursive)
-    items = _part_items(root, tree, inventory.parts, suffix, outside)
+    items = _part_items(root, tree, inventory.parts, naming, outside)
     folder_series = [item.series_uid for item in items if item.series_uid]
     unread: Counter[str] = Counter()
-    items += _classify(root, [path for path in inventory.other_files if outside(path)], suffix, outside, unread)
+    items += _classify(root, [path for path in inventory.other_files if outside(path)], naming, outside, unread)
     return _Found(items, folder_series, [], dict(unread))
 
 
 def _discover_part_in_worker(
-    root: Path, folder: Path, recursive: bool, tree: str, suffix: str, outside: _Outside
+    root: Path, folder: Path, recursive: bool, tree: str, naming: _Naming, outside: _Outside
 ) -> _Found:
     """:func:`_discover_part` in a worker process: its warnings travel back with the result."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = _discover_part(root, folder, recursive, tree, suffix, outside)
+        found = _discover_part(root, folder, recursive, tree, naming, outside)
     return replace(found, warnings=[(warning.category, str(warning.message)) for warning in caught])
 
 
-def _side_by_side(root: Path, tree: str, suffix: str, outside: _Outside, executor: Executor) -> _Found | None:
+def _side_by_side(root: Path, tree: str, naming: _Naming, outside: _Outside, executor: Executor) -> _Found | None:
     """The parts of `root` surveyed on `executor`; None when that cannot give the answer of one survey."""
     parts = _parts(root, outside)
     if len(parts) < 2:
         return None
     try:
-        calls = [(root, folder, recursive, tree, suffix, outside) for folder, recursive in parts]
+        calls = [(root, folder, recursive, tree, naming, outside) for folder, recursive in parts]
         chunk = max(1, len(calls) // 64)  # a few parts per message when there are thousands
         results = list(executor.map(_discover_part_in_worker, *zip(*calls, strict=True), chunksize=chunk))
     except Exception as error:  # an unreadable part, a lost worker: the one survey here says what is wrong
@@ -216,7 +238,7 @@ def _regular_files(root: Path, outside: _Outside) -> list[Path]:
 
 
 def _classify(
-    root: Path, candidates: list[Path], suffix: str, outside: _Outside, unread_by_install: Counter[str]
+    root: Path, candidates: list[Path], naming: _Naming, outside: _Outside, unread_by_install: Counter[str]
 ) -> list[Item]:
     """The inputs among `candidates`: each file belongs to the first installed format that claims it.
 
@@ -236,7 +258,7 @@ def _classify(
                 unread[known] += 1
             continue
         relative = path.relative_to(root).as_posix()
-        whole = Item(f"{fmt.name}:{relative}", relative, fmt.name, "", file_output_name(relative, suffix))
+        whole = Item(f"{fmt.name}:{relative}", relative, fmt.name, "", file_output_name(relative, naming.suffix))
         try:
             parts = fmt.find_parts(path).parts
         except MvlError:  # refused or unreadable: an input that fails, recorded when "converted"
@@ -244,7 +266,7 @@ def _classify(
             continue
         itself = [part for part in parts if part.path == path and not part.uid]  # the file is one input
         items += [whole] if itself else []
-        items += _part_items(root, fmt.name, [part for part in parts if part not in itself], suffix, outside)
+        items += _part_items(root, fmt.name, [part for part in parts if part not in itself], naming, outside)
     for known, count in unread.items():
         unread_by_install[f"{known.title} (no {known.name} reader is installed; {known.install})"] += count
         _log.info(
@@ -268,7 +290,7 @@ def _known_format_of(path: Path) -> registry.KnownFormat | None:
 
 
 def _part_items(
-    root: Path, fmt: str, parts: list[Part] | tuple[Part, ...], suffix: str, outside: _Outside
+    root: Path, fmt: str, parts: list[Part] | tuple[Part, ...], naming: _Naming, outside: _Outside
 ) -> list[Item]:
     """Items of the parts that format `fmt` found; a series (a part with a UID) is named patient/study/series."""
     items = []
@@ -279,7 +301,7 @@ def _part_items(
             continue
         relative = source.relative_to(base).as_posix()
         if not part.uid:
-            items.append(Item(f"{fmt}:{relative}", relative, fmt, "", file_output_name(relative, suffix)))
+            items.append(Item(f"{fmt}:{relative}", relative, fmt, "", file_output_name(relative, naming.suffix)))
             continue
         output = dicom_output_name(
             patient_id=part.patient_id,
@@ -289,7 +311,10 @@ def _part_items(
             series_number=part.series_number,
             series_description=part.series_description,
             series_uid=part.uid,
-            suffix=suffix,
+            suffix=naming.suffix,
+            modality=part.modality,
+            protocol=part.protocol,
+            template=naming.template,
         )
         items.append(Item(f"{fmt}:{relative}#{part.uid}", relative, fmt, part.uid, output, part.recursive))
     return items

@@ -1,19 +1,24 @@
 """Predictable, collision-free, safe output names for batch conversion.
 
-DICOM series become ``<patient>/<study>/<series>.<ext>``: the patient ID, the study
-date and description, the series number and description, each sanitised, plus a short
-hash of the Series Instance UID so that two series with the same description never
-collide (the labels come from the format that found the series, see
-:class:`mvl.coords.formats.Part`). Files (NIfTI, NRRD) keep their path relative to the
-batch root, with the new ending in place of the one an installed format reads. Every
-name is checked to stay inside the output folder, and no two inputs of a batch share
-one (:func:`distinct_names`).
+DICOM series are named by a template of placeholders, by default
+:data:`DEFAULT_NAMES`, ``{patient_id}/{study_date}_{study_description}/{series_number}_{series_description}``
+(``P01/20260101_CT_Head/002_axial_1mm.nii.gz``): readable, with no hash where names do
+not collide. ``/`` separates folders; each placeholder's value, then each folder and file
+name, is sanitised (:func:`sanitise`; an empty one becomes ``unnamed``, an empty patient
+``anonymous``). The labels come from the format that found the series
+(:class:`mvl.coords.formats.Part`); :data:`PLACEHOLDERS` lists them (``{series_hash}``
+and ``{study_hash}``: short hashes of the UIDs). Files (NIfTI, NRRD) keep their path
+relative to the batch root, with the new ending in place of the one an installed format
+reads. Every name is checked to stay inside the output folder, and no two inputs of a
+batch share one: :func:`distinct_names` adds a short hash of the input to all but the
+first of those that would.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import string
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -22,7 +27,32 @@ from mvl.coords import SecurityError
 
 from .. import registry
 
-__all__ = ["dicom_output_name", "distinct_names", "file_output_name", "inside", "sanitise", "short_hash"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "PLACEHOLDERS",
+    "check_template",
+    "dicom_output_name",
+    "distinct_names",
+    "file_output_name",
+    "inside",
+    "sanitise",
+    "short_hash",
+]
+
+#: The default name template of a DICOM series' output.
+DEFAULT_NAMES = "{patient_id}/{study_date}_{study_description}/{series_number}_{series_description}"
+#: The placeholders a name template may use.
+PLACEHOLDERS = (
+    "patient_id",
+    "study_date",
+    "study_description",
+    "series_number",
+    "series_description",
+    "protocol",
+    "modality",
+    "study_hash",
+    "series_hash",
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -54,6 +84,36 @@ def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+def check_template(template: str) -> str:
+    """`template` if it is a name template of :data:`PLACEHOLDERS` only.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown placeholder (or the format error) and the ones there are.
+
+    Examples
+    --------
+    >>> check_template("{series_number}_{protocol}")
+    '{series_number}_{protocol}'
+    >>> check_template("{series}")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown placeholder {series} in the name template '{series}'; use {patient_id}, ...
+    """
+    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    try:
+        fields = [field for _, field, spec, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as error:
+        raise ValueError(f"the name template {template!r} is not valid ({error}); use {known}") from None
+    for field in fields:
+        if field not in PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{field}}} in the name template {template!r}; use {known}")
+    if not fields:
+        raise ValueError(f"the name template {template!r} has no placeholder; use {known}")
+    return template
+
+
 def dicom_output_name(
     *,
     patient_id: str,
@@ -64,24 +124,37 @@ def dicom_output_name(
     series_description: str,
     series_uid: str,
     suffix: str,
+    modality: str = "",
+    protocol: str = "",
+    template: str = DEFAULT_NAMES,
 ) -> str:
-    """Return ``patient/study/series<suffix>`` for a DICOM series (POSIX, relative).
+    """Return the relative output name of a DICOM series (POSIX), by `template` (see the module).
 
     Examples
     --------
-    >>> dicom_output_name(patient_id="P01", study_date="20260101", study_description="CT Head",
-    ...     study_uid="1.2.3", series_number="2", series_description="axial 1mm", series_uid="1.2.3.4",
-    ...     suffix=".nii.gz")
-    'P01/20260101_CT_Head_c47f5b18/002_axial_1mm_6694f83c.nii.gz'
+    >>> labels = dict(patient_id="P01", study_date="20260101", study_description="CT Head", study_uid="1.2.3",
+    ...     series_number="2", series_description="axial 1mm", series_uid="1.2.3.4", suffix=".nii.gz")
+    >>> dicom_output_name(**labels)
+    'P01/20260101_CT_Head/002_axial_1mm.nii.gz'
+    >>> dicom_output_name(**labels, protocol="t1_mprage", template="{patient_id}_{series_number}_{protocol}")
+    'P01_002_t1_mprage.nii.gz'
     """
-    patient = sanitise(patient_id, fallback="anonymous")
-    study = "_".join(
-        part for part in (sanitise(study_date, fallback=""), sanitise(study_description, fallback="")) if part
-    )
-    study = f"{study or 'study'}_{short_hash(study_uid)}"
     number = f"{int(series_number):03d}" if series_number.strip().lstrip("-").isdigit() else "000"
-    series = f"{number}_{sanitise(series_description, fallback='series')}_{short_hash(series_uid)}"
-    return str(PurePosixPath(patient, study, series + suffix))
+    values = {
+        "patient_id": sanitise(patient_id, fallback="anonymous"),
+        "study_date": sanitise(study_date, fallback=""),
+        "study_description": sanitise(study_description, fallback=""),
+        "series_number": number,
+        "series_description": sanitise(series_description, fallback=""),
+        "protocol": sanitise(protocol, fallback=""),
+        "modality": sanitise(modality, fallback=""),
+        "study_hash": short_hash(study_uid),
+        "series_hash": short_hash(series_uid),
+    }
+    folders = [
+        sanitise(segment.format(**values), fallback="unnamed") for segment in check_template(template).split("/")
+    ]
+    return str(PurePosixPath(*folders)) + suffix
 
 
 def file_output_name(relative_source: str, suffix: str, endings: Iterable[str] | None = None) -> str:

@@ -19,6 +19,7 @@ from .. import registry
 from .discovery import discover_all
 from .items import Item, convert_item
 from .manifest import MANIFEST_JSONL, Record, append_record, read_records, write_csv
+from .naming import DEFAULT_NAMES, check_template
 
 __all__ = ["BatchResult", "Progress", "convert_tree"]
 
@@ -102,6 +103,7 @@ def convert_tree(
     progress: Progress | None = None,
     sidecars: bool = True,
     load_options: Mapping[str, Any] | None = None,
+    names: str = DEFAULT_NAMES,
 ) -> BatchResult:
     """Convert every DICOM series, NIfTI and NRRD file under `root` into `output_folder`.
 
@@ -144,6 +146,10 @@ def convert_tree(
         Options for the loader of every input whose format takes them, as the loaders
         name them (``{"select": {"EchoNumbers": 1}, "skip_broken": True}``;
         :data:`mvl.coords.formats.LOAD_OPTIONS`): ``mvl batch`` passes its loading flags.
+    names : str, optional
+        The template of a DICOM series' output name (:mod:`mvloader.batch.naming`;
+        default :data:`~mvloader.batch.naming.DEFAULT_NAMES`), e.g.
+        ``"{patient_id}/{series_number}_{protocol}"``; sanitised and kept inside `output_folder`.
 
     Returns
     -------
@@ -158,6 +164,7 @@ def convert_tree(
         is given and dask.distributed is not installed.
     """
     started = time.perf_counter()
+    check_template(names)  # before anything is written
     source = Path(root)
     if not source.is_dir():
         raise InputError("the batch root must be a folder", path=source)
@@ -171,7 +178,7 @@ def convert_tree(
     tidy = False  # whether a worker may have died mid-save, leaving its temporary file
     try:
         with _LocalPool(budget if scheduler is None else 1, target / f"output{suffix}") as pool:
-            found = discover_all(source, suffix, exclude=target, executor=pool.executor())
+            found = discover_all(source, suffix, exclude=target, executor=pool.executor(), names=names)
             items, result.unread = found.items, found.unread
             previous = read_records(target)
             final: dict[str, Record] = {}
