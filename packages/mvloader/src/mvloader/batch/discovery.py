@@ -115,9 +115,9 @@ def discover_all(
             found = _discover_part(root, root, True, tree.name, naming, outside)
         items, unread = found.items, Counter(found.unread)
     items.sort(key=lambda item: item.key)
-    names = distinct_names([(item.key, item.output) for item in items], (suffix,))
+    distinct = distinct_names([(item.key, item.output) for item in items], (suffix,))
     named = [
-        item if name == item.output else replace(item, output=name) for item, name in zip(items, names, strict=True)
+        item if name == item.output else replace(item, output=name) for item, name in zip(items, distinct, strict=True)
     ]
     return Discovery(named, dict(unread))
 
