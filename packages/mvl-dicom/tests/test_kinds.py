@@ -161,3 +161,22 @@ def test_list_series_reports_volumes_and_kinds(tmp_path):
     assert (found["kinds"].volumes, found["kinds"].kinds) == (1, ("magnitude", "phase"))
     assert (found["fmri"].volumes, found["fmri"].kinds) == (7, ())
     assert "x 7 volumes" in str(found["fmri"])
+
+
+def test_copies_of_a_series_under_one_uid_are_told_apart_by_their_series_number(tmp_path):
+    for number in (2, 1):  # the copy numbered 2 comes first in the folder
+        write_series(
+            tmp_path,
+            np.full((3, 4, 2), number, np.int16),
+            series_uid="1.2.3",
+            frame_of_reference="1.2.4",
+            prefix=f"S{number}",
+            seed=number,
+            edit=lambda dataset, index, number=number: setattr(dataset, "SeriesNumber", number),
+        )
+    with pytest.warns(
+        FormatWarning, match=r"loaded series 1 \(2 images\).*series 2 \(2 images\): select=\{'SeriesNumber': 2\}"
+    ):
+        first = open_stack(tmp_path)
+    assert np.unique(first.src_data).tolist() == [1]
+    assert np.unique(open_stack(tmp_path, select={"SeriesNumber": 2}).src_data).tolist() == [2]

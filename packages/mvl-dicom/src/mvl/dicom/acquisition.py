@@ -96,6 +96,8 @@ class Acquisition:
         for telling volumes apart only.
     instance_number : int or None
         (0020,0013) 'Instance Number'.
+    series_number : int or None
+        (0020,0011) 'Series Number': copies of a series under one UID differ in it.
     frame_index : int
         The frame's number (0-based) in its file; 0 for single-frame files.
     dimension_index : tuple of int or None
@@ -120,6 +122,7 @@ class Acquisition:
     instance_number: int | None = None
     frame_index: int = 0
     dimension_index: tuple[int, ...] | None = None
+    series_number: int | None = None
 
 
 def acquisitions_of(frames: Sequence[Frame]) -> dict[int, Acquisition]:
@@ -182,6 +185,7 @@ def acquisition_of(frame: Frame) -> Acquisition:
         instance_number=read.integer("InstanceNumber"),
         frame_index=frame.index or 0,
         dimension_index=_indices(read.values("DimensionIndexValues")),
+        series_number=read.integer("SeriesNumber"),
     )
 
 
@@ -245,6 +249,7 @@ def _single_frame_acquisition(frame: Frame) -> Acquisition:
         direction_key=direction_key,
         instance_number=raw.integer(el.INSTANCE_NUMBER),
         frame_index=0,
+        series_number=raw.integer(el.SERIES_NUMBER),
     )
 
 

@@ -5,7 +5,10 @@ Numbers', (0018,0081) 'Echo Time', (0018,9082) 'Effective Echo Time'), magnitude
 real and imaginary images ((0008,9208) 'Complex Image Component', (0008,0008) 'Image
 Type' or (0008,9007) 'Frame Type', GE's and Philips' private image types), other image
 types (derived maps such as ADC or trace inside a diffusion series) and CT
-reconstructions with different (0018,1210) 'Convolution Kernel'. Each is a *kind*:
+reconstructions with different (0018,1210) 'Convolution Kernel'; and copies of a series
+under one Series Instance UID with different (0020,0011) 'Series Number' (dcm2niix's QA
+data holds one mosaic in nine transfer syntaxes so), which dcm2niix converts as the
+separate series they are. Each is a *kind*:
 :func:`split_kinds` names each kind and gives the exact ``select=`` that picks it, so
 nothing is ever discarded silently. Kinds are ordered by echo number, original before
 derived images, then by where their first image comes in the input (file names, then
@@ -34,11 +37,13 @@ __all__ = [
     "split_kinds",
 ]
 
-#: What tells kinds apart: echo number, echo time, image type, complex component, private image type, kernel.
+#: What tells kinds apart: echo number, echo time, image type, complex component, private image type, kernel,
+#: series number.
 KindKey = tuple[Any, ...]
 
 #: Keywords a kind's ``select=`` is built from, most telling first.
 _KIND_KEYWORDS = (
+    "SeriesNumber",
     "EchoNumbers",
     "EffectiveEchoTime",
     "EchoTime",
@@ -90,6 +95,7 @@ def kind_key(facts: Acquisition) -> KindKey:
         facts.component,
         facts.vendor_image_type,
         facts.kernel,
+        facts.series_number,
     )
 
 
@@ -98,8 +104,8 @@ def split_kinds(
 ) -> list[VolumeKind]:
     """Split a series' frames into the kinds of volume dcm2niix writes apart, first kind first.
 
-    Kinds are ordered by echo number, original before derived images ((0008,0008)
-    'Image Type' value 1), then by where their first image comes in the input (file
+    Kinds are ordered by series number, echo number, original before derived images
+    ((0008,0008) 'Image Type' value 1), then by where their first image comes in the input (file
     names, then frame order). Each kind's :attr:`~VolumeKind.select` is checked to pick
     exactly its frames among `frames`.
 
@@ -127,7 +133,7 @@ def split_kinds(
     def order(item: tuple[KindKey, list[Frame]]) -> tuple[Any, ...]:
         key, members = item
         derived = str(key[2] or "").upper().startswith("DERIVED")
-        return (key[0] is None, key[0] or 0, derived, first_index[id(members[0])])
+        return (key[6] is None, key[6] or 0, key[0] is None, key[0] or 0, derived, first_index[id(members[0])])
 
     ordered = sorted(groups.items(), key=order)
     labels = kind_labels([key for key, _ in ordered])
@@ -146,12 +152,12 @@ def kind_labels(keys: Iterable[KindKey]) -> dict[KindKey, str]:
 
     Examples
     --------
-    >>> kind_labels([(1, 10.0, "ORIGINAL\\\\PRIMARY\\\\M", "MAGNITUDE", None, None),
-    ...              (2, 20.0, "ORIGINAL\\\\PRIMARY\\\\M", "MAGNITUDE", None, None)]).values()
+    >>> kind_labels([(1, 10.0, "ORIGINAL\\\\PRIMARY\\\\M", "MAGNITUDE", None, None, 3),
+    ...              (2, 20.0, "ORIGINAL\\\\PRIMARY\\\\M", "MAGNITUDE", None, None, 3)]).values()
     dict_values(['echo 1', 'echo 2'])
     """
     keys = list(dict.fromkeys(keys))
-    differs = [len({key[position] for key in keys}) > 1 for position in range(6)]
+    differs = [len({key[position] for key in keys}) > 1 for position in range(7)]
     return {key: _label(key, differs) for key in keys}
 
 
@@ -174,8 +180,10 @@ def kinds_message(location: str, loaded: VolumeKind, kinds: Sequence[VolumeKind]
 
 
 def _label(key: KindKey, differs: list[bool]) -> str:
-    echo, echo_time, image_type, component, vendor_type, kernel = key
+    echo, echo_time, image_type, component, vendor_type, kernel, series = key
     parts = []
+    if differs[6] and series is not None:
+        parts.append(f"series {series}")
     if differs[0] and echo is not None:
         parts.append(f"echo {echo}")
     elif differs[1] and echo_time is not None:

@@ -406,7 +406,16 @@ def _volumes_and_kinds(
             tiles[kind_key(facts)] = mosaic.count
     if not positions:
         return 1, (), None
-    ordered = sorted(positions, key=lambda key: (key[0] is None, key[0] or 0, str(key[2] or "").startswith("DERIVED")))
+    ordered = sorted(
+        positions,
+        key=lambda key: (
+            key[6] is None,
+            key[6] or 0,
+            key[0] is None,
+            key[0] or 0,
+            str(key[2] or "").startswith("DERIVED"),
+        ),
+    )
     volumes = max(positions[ordered[0]].values())
     slices = tiles.get(ordered[0])  # mosaics only: other series' slices are their frames
     if len(positions) == 1:
@@ -416,7 +425,7 @@ def _volumes_and_kinds(
 
 
 #: What tells kinds and positions apart in a single-frame file's kept values.
-_KIND_TAGS = (el.ECHO_NUMBERS, el.ECHO_TIME, el.IMAGE_TYPE, el.CONVOLUTION_KERNEL, el.IMAGE_POSITION)
+_KIND_TAGS = (el.ECHO_NUMBERS, el.ECHO_TIME, el.IMAGE_TYPE, el.CONVOLUTION_KERNEL, el.SERIES_NUMBER, el.IMAGE_POSITION)
 
 
 def _place(position: Sequence[float] | NDArray[np.float64] | None) -> tuple[float, ...]:
@@ -435,6 +444,7 @@ def _file_facts(header: Header) -> tuple[Acquisition, list[float] | None]:
         image_type=image_type,
         component=complex_kind(None, None, image_type),
         kernel=header.text(el.CONVOLUTION_KERNEL),
+        series_number=header.integer(el.SERIES_NUMBER),
     )
     return facts, header.floats(el.IMAGE_POSITION)
 
