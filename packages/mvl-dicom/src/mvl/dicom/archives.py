@@ -22,9 +22,11 @@ one member at a time.
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import re
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -43,6 +45,20 @@ __all__ = ["TarSource", "ZipSource", "open_archive"]
 T = TypeVar("T")
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+#: What zipfile raises for damaged archives (its own, and those of the decompressors and parsers under it).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    IndexError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def check_member_name(name: str, archive: Path) -> str:
@@ -94,11 +110,13 @@ class ZipSource(Source):
         super().__init__(archive)
         try:
             self._zip = zipfile.ZipFile(archive)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        except _ZIP_ERRORS as error:
             raise FormatError(f"is not a readable zip archive ({error})", path=archive) from error
         budget = _Budget(archive, limits)
         self._infos: dict[str, zipfile.ZipInfo] = {}
         for info in self._zip.infolist():
+            if not info.filename:
+                raise FormatError("has a member without a name: a damaged zip archive", path=archive)
             key = check_member_name(info.filename, archive)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
@@ -126,7 +144,7 @@ class ZipSource(Source):
         try:
             with self._zip.open(info) as stream:
                 return stream.read(min(count, info.file_size))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        except _ZIP_ERRORS as error:
             raise FormatError(f"cannot read member {member.key!r} ({error})", path=self.path) from error
 
     def scan(self, function: Callable[[Member, PrefixReader, int], T], workers: int) -> Iterator[T]:

@@ -26,7 +26,7 @@ from mvl.coords import FormatError, GeometryError
 
 from . import elements as el
 from .groups import PYDICOM
-from .headers import Header
+from .headers import Header, undecodable
 from .vendor import vr_of_private
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def top_level_value(header: Header, tag: int) -> Any:
             return value
         header.load_dataset()
     if header.dataset is not None:
-        found = header.dataset.get(tag)
+        found = header.dataset_element(tag)
         return None if found is None else found.value
     raw = header.values.get(tag)
     if raw is None:
@@ -222,7 +222,10 @@ def top_level_value(header: Header, tag: int) -> Any:
 
     vr = None if header.implicit_vr else dictionary_VR(tag)
     element = RawDataElement(BaseTag(tag), vr, len(raw), raw, 0, header.implicit_vr, header.little_endian)
-    return convert_raw_data_element(element).value
+    try:
+        return convert_raw_data_element(element).value
+    except Exception as error:  # an unknown VR, a value of the wrong length: pydicom's errors, named here
+        raise undecodable(header.name, tag, error) from error
 
 
 def frame_names(frames: Sequence[Frame], limit: int = 3) -> str:

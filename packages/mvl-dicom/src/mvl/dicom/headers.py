@@ -43,7 +43,7 @@ from .walk import Fallback, NeedMore, Walker, pixel_element, walk_file_meta
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["Header", "PixelInfo", "UnreadableHeader", "scan_header"]
+__all__ = ["Header", "PixelInfo", "UnreadableHeader", "scan_header", "undecodable"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,19 @@ class Header:
             self.dataset = dcmread(io.BytesIO(self.header_bytes), stop_before_pixels=True)
         return self.dataset
 
+    def dataset_element(self, tag: int) -> Any:
+        """The top-level element `tag` of :attr:`dataset` (which must be set), or None when absent.
+
+        pydicom decodes an element when it is first read: its errors (an unknown VR, a
+        value of the wrong length) become a :class:`~mvl.coords.FormatError` naming the
+        file and the element.
+        """
+        assert self.dataset is not None
+        try:
+            return self.dataset.get(tag)
+        except Exception as error:  # pydicom's, whatever the damage: named at our boundary
+            raise undecodable(self.name, tag, error) from error
+
     @property
     def multi_frame(self) -> bool:
         """Whether frames and their geometry come from multi-frame elements (PS3.3 C.7.6.6, C.7.6.16)."""
@@ -174,6 +187,14 @@ class UnreadableHeader(FormatError):
     """A DICOM file whose header cannot be read; :attr:`series_uid` is its series if that was read first."""
 
     series_uid: str | None = None
+
+
+def undecodable(name: str, tag: int, error: Exception) -> FormatError:
+    """The error for an element pydicom cannot decode, naming the file, the element and pydicom's message."""
+    return FormatError(
+        f"the element ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be decoded ({type(error).__name__}: {error})",
+        path=name,
+    )
 
 
 def scan_header(

@@ -194,13 +194,20 @@ def check_decoders(headers: Sequence[Header]) -> None:
     MissingDependencyError
         If a decoder plugin is missing; names ``pip install "mvl-dicom[codecs]"``.
     UnsupportedFormatError
-        If pydicom has no decoder for a transfer syntax at all.
+        If pydicom has no decoder for a transfer syntax at all, or does not know it.
     """
     from pydicom.pixels.decoders.base import get_decoder
     from pydicom.uid import UID
 
     for syntax in sorted({header.transfer_syntax for header in headers if header.transfer_syntax}):
         uid = UID(syntax)
+        if not uid.is_transfer_syntax:  # a damaged or private UID: how the pixels are encoded is unknown
+            example = next(header.name for header in headers if header.transfer_syntax == syntax)
+            raise UnsupportedFormatError(
+                f"its (0002,0010) 'Transfer Syntax UID' {syntax!r} is not a transfer syntax DICOM or pydicom "
+                "knows, so how its pixel data is encoded is unknown",
+                path=example,
+            )
         if not uid.is_compressed and not uid.is_deflated:
             continue
         example = next(header.name for header in headers if header.transfer_syntax == syntax)

@@ -128,9 +128,9 @@ def private_value(header: Header, group_values: Mapping[int, Any], element: Priv
         if found is not None:
             return found
     if header.dataset is not None:
-        if _plain_text(header.dataset.get(element.creator_tag)) != element.creator:
+        if _plain_text(header.dataset_element(element.creator_tag)) != element.creator:
             return None
-        item = header.dataset.get(element.tag)
+        item = header.dataset_element(element.tag)
         return None if item is None else _decoded(item.value, element)
     if el.decode_text(header.values.get(element.creator_tag)) != element.creator:
         return None
