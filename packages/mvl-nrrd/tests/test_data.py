@@ -315,3 +315,9 @@ def test_without_memory_maps_raw_data_is_read(make_nrrd, monkeypatch):
     volume = open_image(make_nrrd())
     assert type(volume.src_data) is np.ndarray
     check(volume)
+
+
+def test_a_data_file_name_with_a_nul_byte_is_a_format_error_naming_the_header(make_nrrd):
+    # Found by fuzzing (issue 18): pathlib raised a bare ValueError("embedded null byte").
+    with pytest.raises(FormatError, match=r"header field 'data file' names 'scan\\x00.raw', which holds bytes no file"):
+        open_image(detached(make_nrrd, "scan\0.raw"))

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .errors import InputError, MvlError, NoImageDataError, SaveError
+from .errors import FormatError, InputError, MvlError, NoImageDataError, SaveError, SecurityError
 
-__all__ = ["array_blocks", "atomic_write", "input_file", "open_output"]
+__all__ = ["array_blocks", "atomic_write", "detached_file", "input_file", "open_output"]
 
 #: Size of the blocks :func:`array_blocks` yields when it has to copy. Small enough that
 #: the C library keeps reusing the same heap memory for them and for what compressing
@@ -40,6 +40,68 @@ BLOCK_BYTES = 1 << 20
 
 #: :func:`open_output` starts the disk writes of every this many bytes as they are written.
 WRITEBACK_BYTES = 1 << 20
+
+
+def detached_file(header_path: Path, name: str, field: str, *, allow_external: bool) -> tuple[Path, bool]:
+    """The data file a header's `field` names, checked as the text formats' detached data needs it.
+
+    `name` is relative to the header's folder unless absolute. Unless `allow_external`,
+    it must stay inside that folder (after following symbolic links) and be a regular
+    file (no device, FIFO or socket that a reader could block on or read forever).
+    NRRD's ``data file`` and MetaImage's ``ElementDataFile`` are checked so.
+
+    Returns
+    -------
+    (path, regular)
+        The file, and whether it is a regular file (only with `allow_external` it may not be).
+
+    Raises
+    ------
+    FormatError
+        If `name` holds a NUL byte.
+    SecurityError
+        If it is absolute, leads outside the folder or is not a regular file, and not `allow_external`.
+    InputError
+        If it does not exist, cannot be accessed or is a folder.
+    """
+    described = f"header field {field!r}"
+    trust = "(pass allow_external_data=True if you trust this header)"
+    if "\0" in name:
+        raise FormatError(f"{described} names {name[:80]!r}, which holds bytes no file name holds", path=header_path)
+    folder = header_path.parent
+    relative = Path(name)
+    target = relative if relative.is_absolute() else folder / relative
+    if not allow_external:
+        if relative.is_absolute():
+            raise SecurityError(
+                f"{described} is the absolute path {name!r}; refusing to read data outside the header's folder {trust}",
+                path=header_path,
+            )
+        resolved = target.resolve()
+        if not resolved.is_relative_to(folder.resolve()):
+            raise SecurityError(
+                f"{described} ({name!r}) leads outside the header's folder, to {str(resolved)!r}; refusing to read "
+                f"it {trust}",
+                path=header_path,
+            )
+    try:
+        status = target.stat()
+    except FileNotFoundError:
+        raise InputError(f"{described} names {name!r}, which does not exist", path=header_path) from None
+    except OSError as error:
+        raise InputError(
+            f"{described} names {name!r}, which cannot be accessed ({error.strerror or error})", path=header_path
+        ) from error
+    if stat.S_ISDIR(status.st_mode):
+        raise InputError(f"{described} names {name!r}, which is a folder", path=header_path)
+    regular = stat.S_ISREG(status.st_mode)
+    if not regular and not allow_external:
+        raise SecurityError(
+            f"{described} names {name!r}, which is not a regular file (a device, FIFO or socket); refusing to read "
+            f"it {trust}",
+            path=header_path,
+        )
+    return target, regular
 
 
 def input_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Path:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from mvl.coords.errors import FormatError, InputError, ResourceLimitError, SecurityError, UnsupportedFormatError
+from mvl.coords.errors import FormatError, ResourceLimitError, UnsupportedFormatError
+from mvl.coords.files import detached_file
 
 from .header import HeaderText, Layout
 
@@ -189,46 +189,4 @@ def _pattern(header_path: Path, layout: Layout, tokens: list[str]) -> list[str]:
 
 
 def _checked(header_path: Path, name: str, allow_external: bool) -> tuple[Path, bool]:
-    if "\0" in name:
-        raise FormatError(
-            f"header field 'ElementDataFile' names {name[:80]!r}, which holds bytes no file name holds",
-            path=header_path,
-        )
-    folder = header_path.parent
-    relative = Path(name)
-    target = relative if relative.is_absolute() else folder / relative
-    if not allow_external:
-        if relative.is_absolute():
-            raise SecurityError(
-                f"header field 'ElementDataFile' names the absolute path {name!r}; refusing to read data outside "
-                "the header's folder (pass allow_external_data=True if you trust this header)",
-                path=header_path,
-            )
-        resolved = target.resolve()
-        if not resolved.is_relative_to(folder.resolve()):
-            raise SecurityError(
-                f"header field 'ElementDataFile' ({name!r}) leads outside the header's folder, to "
-                f"{str(resolved)!r}; refusing to read it (pass allow_external_data=True if you trust this header)",
-                path=header_path,
-            )
-    try:
-        status = target.stat()
-    except FileNotFoundError:
-        raise InputError(
-            f"header field 'ElementDataFile' names {name!r}, which does not exist", path=header_path
-        ) from None
-    except OSError as error:
-        raise InputError(
-            f"header field 'ElementDataFile' names {name!r}, which cannot be accessed ({error.strerror or error})",
-            path=header_path,
-        ) from error
-    if stat.S_ISDIR(status.st_mode):
-        raise InputError(f"header field 'ElementDataFile' names {name!r}, which is a folder", path=header_path)
-    regular = stat.S_ISREG(status.st_mode)
-    if not regular and not allow_external:
-        raise SecurityError(
-            f"header field 'ElementDataFile' names {name!r}, which is not a regular file (a device, FIFO or "
-            "socket); refusing to read it (pass allow_external_data=True if you trust this header)",
-            path=header_path,
-        )
-    return target, regular
+    return detached_file(header_path, name, "ElementDataFile", allow_external=allow_external)

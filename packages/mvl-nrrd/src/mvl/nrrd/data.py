@@ -27,7 +27,6 @@ the file (raw only).
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,8 @@ from typing import IO, Any, Final, Protocol
 import numpy as np
 
 from mvl.coords.compression import Bzip2Reader, GzipReader
-from mvl.coords.errors import FormatError, InputError, ResourceLimitError, SecurityError
+from mvl.coords.errors import FormatError, InputError, ResourceLimitError
+from mvl.coords.files import detached_file
 
 from .header import HeaderText, Layout
 
@@ -117,42 +117,7 @@ def locate_data(header_path: Path, text: HeaderText, layout: Layout, *, allow_ex
                 path=header_path,
             )
         return DataSource(header_path, text.data_offset, True, False)
-    name = layout.data_file
-    folder = header_path.parent
-    relative = Path(name)
-    target = relative if relative.is_absolute() else folder / relative
-    if not allow_external:
-        if relative.is_absolute():
-            raise SecurityError(
-                f"header field 'data file' is the absolute path {name!r}; refusing to read data outside the "
-                "header's folder (pass allow_external_data=True if you trust this header)",
-                path=header_path,
-            )
-        resolved = target.resolve()
-        if not resolved.is_relative_to(folder.resolve()):
-            raise SecurityError(
-                f"header field 'data file' ({name!r}) leads outside the header's folder, to {str(resolved)!r}; "
-                "refusing to read it (pass allow_external_data=True if you trust this header)",
-                path=header_path,
-            )
-    try:
-        status = target.stat()
-    except FileNotFoundError:
-        raise InputError(f"header field 'data file' names {name!r}, which does not exist", path=header_path) from None
-    except OSError as error:
-        raise InputError(
-            f"header field 'data file' names {name!r}, which cannot be accessed ({error.strerror or error})",
-            path=header_path,
-        ) from error
-    if stat.S_ISDIR(status.st_mode):
-        raise InputError(f"header field 'data file' names {name!r}, which is a folder", path=header_path)
-    regular = stat.S_ISREG(status.st_mode)
-    if not regular and not allow_external:
-        raise SecurityError(
-            f"header field 'data file' names {name!r}, which is not a regular file (a device, FIFO or socket); "
-            "refusing to read it (pass allow_external_data=True if you trust this header)",
-            path=header_path,
-        )
+    target, regular = detached_file(header_path, layout.data_file, "data file", allow_external=allow_external)
     return DataSource(target, 0, regular, True)
 
 
